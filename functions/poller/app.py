@@ -1,0 +1,58 @@
+"""Poller Lambda: read config, build adapters, call the core. Scheduled by EventBridge Scheduler."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shotgun_events.config import ConfigError, PollerConfig
+from shotgun_events.event_log import FptEventLog
+from shotgun_events.fpt import FptConnections, FptError, RetryPolicy, SecretReader
+from shotgun_events.observability import count_fpt_error, logger, metrics, tracer
+from shotgun_events.poller import PollerDeps, poll
+from shotgun_events.publisher import PublishError, SnsPublisher
+from shotgun_events.state_store import DynamoDBStateStore, StateCorrupt
+
+FptConnectionsByTimeout = dict[float, FptConnections]
+
+
+@cache
+def _adapters() -> tuple[SecretReader, FptConnectionsByTimeout, Any, Any]:
+    """Clients kept across invocations of a warm container (built on first use, not at import)."""
+    return SecretReader(boto3.client("secretsmanager")), {}, boto3.client("dynamodb"), boto3.client("sns")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def time_left() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    try:
+        config = PollerConfig.from_env()
+        secrets, connections, dynamodb, sns = _adapters()
+        credentials = secrets.script_credentials(config.secret_id)
+        sg = connections.setdefault(config.fpt_timeout, FptConnections(config.fpt_timeout)).get(
+            config.shotgun_url, credentials
+        )
+        deps = PollerDeps(
+            event_log=FptEventLog(sg, RetryPolicy(on_error=count_fpt_error), time_left),
+            store=DynamoDBStateStore(config.state_table, config.shotgun_url, dynamodb),
+            publisher=SnsPublisher(config.topic_arn, sns),
+        )
+        summary = poll(deps, config, time_left)
+    except (ConfigError, FptError, PublishError, StateCorrupt) as exc:
+        # One clear line naming what is wrong; the cursor stays where the last commit left it.
+        logger.error(f"poller stopped: {exc}", extra={"error_type": type(exc).__name__})
+        raise
+    return {
+        "passes": summary.passes,
+        "published": summary.published,
+        "given_up": summary.given_up,
+        "cursor": summary.cursor,
+        "stopped_by": summary.stopped_by,
+    }

@@ -1,0 +1,98 @@
+"""The poller's state in DynamoDB: one item per site, written with optimistic locking.
+
+The item holds the cursor, the backlog (JSON text: 10,000 ids fit well inside DynamoDB's 400 KB
+item limit) and a version. Every write is conditional on the version read, so of two pollers
+running at once one loses its write cleanly and stops; the state never goes back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shotgun_events.cursor import PollState, state_from_record, state_to_record
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class StateConflict(RuntimeError):
+    """Another poller wrote the state since we read it; this one must stop."""
+
+
+class StateCorrupt(RuntimeError):
+    """The stored item cannot be read back as a state; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class VersionedState:
+    state: PollState
+    version: int
+
+
+class StateStore(Protocol):
+    def load(self) -> VersionedState | None: ...
+
+    def save(self, state: PollState, expected_version: int | None) -> int: ...
+
+
+def state_key(site_url: str) -> str:
+    """The partition key of a site's poller state (`pk`, DESIGN §4)."""
+    return f"poller#{site_url.rstrip('/')}"
+
+
+class DynamoDBStateStore:
+    """`StateStore` on a DynamoDB table whose only key is the string partition key `pk`."""
+
+    def __init__(self, table_name: str, site_url: str, client: DynamoDBClient | None = None):
+        self._table = table_name
+        self._key = state_key(site_url)
+        self._client = client or boto3.client("dynamodb")
+
+    def load(self) -> VersionedState | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        try:
+            record = {"cursor": item["cursor"]["N"], "backlog": json.loads(item["backlog"]["S"])}
+            return VersionedState(state=state_from_record(record), version=int(item["version"]["N"]))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise StateCorrupt(
+                f"state item {self._key!r} in table {self._table!r} is malformed"
+                f" ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def save(self, state: PollState, expected_version: int | None) -> int:
+        """Write `state` if nobody else wrote since `expected_version` (None: the item must not exist)."""
+        record = state_to_record(state)
+        version = (expected_version or 0) + 1
+        item = {
+            "pk": {"S": self._key},
+            "cursor": {"N": str(record["cursor"])},
+            "backlog": {"S": json.dumps(record["backlog"], separators=(",", ":"))},
+            "version": {"N": str(version)},
+            "updated_at": {"S": datetime.now(UTC).isoformat()},
+        }
+        if expected_version is None:
+            condition: dict[str, object] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **condition)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StateConflict(
+                    f"state {self._key!r} changed since version {expected_version}: another poller is running"
+                ) from None
+            raise
+        return version
