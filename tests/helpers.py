@@ -42,7 +42,9 @@ def make_event(
             "old_value": "ip",
             "new_value": "fin",
         },
-        "entity": {"type": entity[0], "id": entity[1], "name": f"{entity[0]} {entity[1]}"} if entity else None,
+        "entity": {"type": entity[0], "id": entity[1], "name": f"{entity[0]}_{entity[1]}"}
+        if entity
+        else None,
         "user": {"type": "ApiUser", "id": 1, "name": "shotgun_events"},
         "project": {"type": "Project", "id": project_id, "name": "Demo"} if project_id else None,
         "session_uuid": "0c6b2d3e-1111-2222-3333-444455556666",
