@@ -1,0 +1,101 @@
+"""In-process fakes that honour the same Protocols as the real adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from shotgun_events.cursor import PollState
+from shotgun_events.events import Event, EventMessage
+from shotgun_events.state_store import StateConflict, VersionedState
+
+
+class InMemoryEventLog:
+    """`EventLog` over rows that become visible at a commit time, like FPT's open transactions.
+
+    `clock()` decides what is visible; a row with `visible_at=None` was rolled back and never shows.
+    `faults` is a list of exceptions raised, one per call, before answering.
+    """
+
+    def __init__(self, clock: Callable[[], float]):
+        self.clock = clock
+        self.rows: dict[int, tuple[Event, float | None]] = {}
+        self.faults: list[BaseException] = []
+        self.calls = 0
+
+    def add(self, event: Event, visible_at: float | None = 0.0) -> None:
+        self.rows[event["id"]] = (event, visible_at)
+
+    def _visible(self) -> list[Event]:
+        now = self.clock()
+        return [
+            e for e, t in sorted(self.rows.values(), key=lambda r: r[0]["id"]) if t is not None and t <= now
+        ]
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.faults:
+            raise self.faults.pop(0)
+
+    def newest_id(self) -> int | None:
+        self._call()
+        visible = self._visible()
+        return visible[-1]["id"] if visible else None
+
+    def after(self, cursor: int, limit: int) -> list[Event]:
+        self._call()
+        return [dict(e) for e in self._visible() if e["id"] > cursor][:limit]
+
+    def by_ids(self, ids: Sequence[int]) -> list[Event]:
+        self._call()
+        wanted = set(ids)
+        return [dict(e) for e in self._visible() if e["id"] in wanted]
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def kwargs_of(calls: list[tuple[str, dict[str, Any]]], name: str) -> list[dict[str, Any]]:
+    return [kwargs for call, kwargs in calls if call == name]
+
+
+class CollectingPublisher:
+    """`Publisher` that records what it was asked to publish, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[EventMessage] = []
+
+    def publish(self, messages: Sequence[EventMessage]) -> None:
+        self.messages.extend(messages)
+
+    @property
+    def ids(self) -> list[int]:
+        return [m.event_id for m in self.messages]
+
+
+class InMemoryStateStore:
+    """`StateStore` with the same optimistic-locking contract as DynamoDBStateStore."""
+
+    def __init__(self) -> None:
+        self.item: VersionedState | None = None
+        self.history: list[PollState] = []
+
+    def load(self) -> VersionedState | None:
+        return self.item
+
+    def save(self, state: PollState, expected_version: int | None) -> int:
+        current = self.item.version if self.item else None
+        if current != expected_version:
+            raise StateConflict(f"state changed since version {expected_version}: another poller is running")
+        version = (expected_version or 0) + 1
+        self.item = VersionedState(state, version)
+        self.history.append(state)
+        return version
