@@ -50,3 +50,25 @@ def make_event(
         "session_uuid": "0c6b2d3e-1111-2222-3333-444455556666",
         "created_at": created_at,
     }
+
+
+class LambdaContextStub:
+    """The attributes Powertools reads from a Lambda context, with a settable deadline."""
+
+    function_name = "shotgun-events-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:shotgun-events-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/shotgun-events-test"
+    log_stream_name = "test"
+
+    def __init__(self, seconds: float = 0.0):
+        import time
+
+        self._deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
