@@ -41,16 +41,17 @@ class PollSummary:
     stopped_by: str = "time"  # or "conflict"
 
 
-def initialise(store: StateStore, cursor: int, force: bool = False) -> int:
-    """Start the poller after event `cursor` (the CLI's `--from-id N` passes N - 1).
+def initialise(store: StateStore, state: PollState | int, force: bool = False) -> int:
+    """Start the poller from `state` (or after event id `state`; `--from-id N` passes N - 1).
 
     Without `force` this only creates a missing state; with it, it overwrites the stored one
     (an operator's explicit rewind or skip).
     """
+    state = PollState(cursor=state) if isinstance(state, int) else state
     existing = store.load()
     if existing is not None and not force:
         raise StateConflict(f"poller state already exists at cursor {existing.state.cursor}; use force")
-    return store.save(PollState(cursor=cursor), existing.version if existing else None)
+    return store.save(state, existing.version if existing else None)
 
 
 def load_or_start(deps: PollerDeps) -> VersionedState:
