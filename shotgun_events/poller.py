@@ -70,9 +70,11 @@ def run_pass(
 ) -> tuple[VersionedState, PassResult, bool]:
     """One fetch -> publish -> commit; the committed state, what the pass did, and if the page was full."""
     found: list[Event] = []
-    for chunk in backlog_chunks(current.state, config.page_size):
+    chunks = backlog_chunks(current.state, config.page_size)
+    for chunk in chunks:
         found.extend(deps.event_log.by_ids(chunk))
     page = deps.event_log.after(current.state.cursor, config.page_size)
+    metrics.add_metric(name="FptReads", unit=MetricUnit.Count, value=len(chunks) + 1)
     now = deps.clock()
     result = advance(current.state, page, found, now, config.backlog_timeout, config.max_backlog)
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import shotgun_api3
 
 from shotgun_events.config import PollerConfig
 from shotgun_events.cursor import PollState
@@ -19,7 +18,7 @@ from shotgun_events.publisher import SnsPublisher
 from shotgun_events.state_store import DynamoDBStateStore, StateConflict
 from tests.aws import Pipeline, create_pipeline, delivered_ids, drain
 from tests.fakes import CollectingPublisher, FakeClock, InMemoryEventLog
-from tests.helpers import make_event
+from tests.helpers import load_event, make_event
 
 SITE = "https://studio.example.com"
 
@@ -249,52 +248,32 @@ def test_poll_stops_cleanly_when_another_poller_commits_first(pipeline: Pipeline
     assert stored is not None and stored.state.cursor == 99
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [
-        shotgun_api3.ProtocolError("https://x/api3/json", 503, "Service Unavailable", {}),
-        TimeoutError("timed out"),
-        ConnectionResetError("dropped"),
-    ],
-    ids=["503", "timeout", "dropped"],
-)
-def test_transient_fpt_faults_are_retried_and_nothing_is_lost(
-    pipeline: Pipeline, clock: FakeClock, fault: Exception
+def test_odd_events_are_all_published_and_a_text_date_is_named(
+    pipeline: Pipeline, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from shotgun_events.event_log import FptEventLog
-    from shotgun_events.fpt import RetryPolicy
-
-    class FaultyClient:
-        """A Shotgun-shaped stand-in for the paging reads; the emulator tests use the real client."""
-
-        def __init__(self, log: InMemoryEventLog) -> None:
-            self.log, self.faults = log, [fault, fault]
-
-        def find(
-            self, entity_type: str, filters: list[Any], fields: list[str], **kw: Any
-        ) -> list[dict[str, Any]]:
-            if self.faults:
-                raise self.faults.pop(0)
-            (_field, relation, value) = filters[0]
-            return (
-                self.log.after(value, kw["limit"]) if relation == "greater_than" else self.log.by_ids(value)
-            )
-
     log = InMemoryEventLog(clock)
-    for i in range(1, 31):
-        log.add(event_at(clock, i, ("Shot", i % 5)))
-    reader = FptEventLog(FaultyClient(log), RetryPolicy(sleep=lambda s: None))
-    deps = PollerDeps(
-        reader,
-        DynamoDBStateStore(pipeline.table, SITE, pipeline.dynamodb),
-        deps_for(pipeline, log, clock).publisher,
-        clock,
-        clock.sleep,
-    )
-    initialise(deps.store, 0)
-    for _ in range(4):
-        poll(deps, config(page_size=10), time_left=lambda: 0.0)
-    assert sorted(delivered_ids(drain(pipeline.sqs, pipeline.queue_url))) == list(range(1, 31))
+    odd = [
+        load_event(n)
+        for n in ("status_change", "user_login", "non_ascii", "custom_toolkit", "created_at_text")
+    ]
+    huge = make_event(1006, entity=("Shot", 9))
+    huge["meta"]["new_value"] = "x" * 300_000
+    for event in [*odd, huge]:
+        log.add(event)
+    deps = deps_for(pipeline, log, clock)
+    initialise(deps.store, 1000)
+    poll(deps, config(), time_left=lambda: 0.0)
+    messages = drain(pipeline.sqs, pipeline.queue_url)
+    assert sorted(delivered_ids(messages)) == list(range(1001, 1007))
+    bodies = {json.loads(m["Body"])["id"]: json.loads(m["Body"]) for m in messages}
+    assert bodies[1003]["meta"]["new_value"] == "镜头 — écran 🎬"
+    assert bodies[1006] == {
+        "type": "EventLogEntryReference",
+        "id": 1006,
+        "created_at": "2026-11-27T12:00:00Z",
+    }
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["event created_at is not a date; published as given"]
 
 
 def test_loop_runs_until_margin_and_sleeps_only_after_a_short_page(
