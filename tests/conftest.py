@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["shotgun_events.emulator.pytest_plugin"]
+
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
     os.environ[_name] = "testing"

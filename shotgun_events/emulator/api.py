@@ -1,0 +1,345 @@
+"""The api3 JSON protocol: decode a call, authenticate it, run it, encode FPT's answer.
+
+``shotgun_api3`` posts ``{"method_name": M, "params": [auth, args]}``; answers are
+``{"results": ...}`` or ``{"exception": true, "message", "error_code"}`` (always HTTP 200).
+This module never raises: every problem becomes FPT's error payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ERR_CRUD, ERR_READ, ApiError, AuthError
+from .faults import Decision, FaultKind
+from .store import Site, Write
+from .transaction import Transaction
+
+LOG = logging.getLogger(__name__)
+
+SERVER_VERSION = [8, 50, 0]
+
+INFO: dict[str, Any] = {
+    "version": SERVER_VERSION,
+    "full_version": [*SERVER_VERSION, 0],
+    "api_max_entities_per_page": 500,
+    "user_authentication_method": "default",
+    "s3_uploads_enabled": False,
+    "s3_direct_uploads_enabled": False,
+    "totp": None,
+    "unified_login_flow_enabled": False,
+    "emulator": True,
+}
+
+
+@dataclass
+class Caller:
+    """Who is calling: the script, the user its writes are credited to, and the session uuid."""
+
+    script_name: str | None
+    user: dict[str, Any] | None
+    session_uuid: str | None
+
+
+class Api:
+    """Executes api3 calls against a :class:`Site`."""
+
+    def __init__(
+        self,
+        site: Site,
+        *,
+        scripts: Mapping[str, str],
+        script_users: Mapping[str, dict[str, Any]],
+        auth_fails: Callable[[str | None], bool] = lambda name: False,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.site = site
+        self.scripts = scripts
+        self.script_users = script_users
+        self.auth_fails = auth_fails
+        self.stop = stop or threading.Event()
+        self._methods: dict[str, Callable[[Caller, Any, Decision], Any]] = {
+            "read": self._read,
+            "create": self._create,
+            "update": self._update,
+            "delete": self._delete,
+            "revive": self._revive,
+            "batch": self._batch,
+            "schema_read": self._schema_read,
+            "schema_field_read": self._schema_field_read,
+            "schema_entity_read": self._schema_entity_read,
+        }
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    @staticmethod
+    def parse(body: bytes) -> tuple[dict[str, Any] | None, ApiError | None]:
+        """The decoded request, or FPT's error for a body that is not a valid call."""
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return None, ApiError(f"Unable to parse JSON request body: {exc}", ERR_READ)
+        if not isinstance(payload, dict) or not isinstance(payload.get("method_name"), str):
+            return None, ApiError(
+                "Invalid request: expected a Hash with 'method_name' and 'params'", ERR_READ
+            )
+        params = payload.get("params", [])
+        if params is None:
+            payload["params"] = []
+        elif not isinstance(params, list):
+            return None, ApiError("Invalid request: 'params' must be an Array", ERR_READ)
+        return payload, None
+
+    def handle(self, payload: dict[str, Any], decision: Decision | None = None) -> dict[str, Any]:
+        """Run one decoded call and return the JSON answer (never raises)."""
+        decision = decision or Decision()
+        method = payload["method_name"]
+        try:
+            if method == "info":
+                return {"results": dict(INFO)}
+            handler = self._methods.get(method)
+            if handler is None:
+                raise ApiError(f"Unknown method: {method}", ERR_READ)
+            params = payload["params"]
+            caller = self._authenticate(method, params[0] if params else None, decision)
+            if decision.kind is FaultKind.ERROR:
+                raise ApiError(decision.message or f"API {method}() internal server error", ERR_READ)
+            args = params[1] if len(params) > 1 else None
+            return {"results": handler(caller, args, decision)}
+        except ApiError as exc:
+            return exc.payload()
+        except Exception as exc:  # a bug here must not take the server down
+            LOG.exception("emulator error in %s", method)
+            return ApiError(f"API {method}() internal error: {exc!r}", ERR_READ).payload()
+
+    # -- auth -----------------------------------------------------------------------------------
+
+    def _authenticate(self, method: str, auth: Any, decision: Decision) -> Caller:
+        if not isinstance(auth, dict):
+            raise AuthError(f"API {method}() Missing or invalid authentication arguments")
+        session_uuid = auth.get("session_uuid")
+        if session_uuid is not None and not isinstance(session_uuid, str):
+            session_uuid = str(session_uuid)
+        name = auth.get("script_name")
+        if name is None:
+            if "user_login" in auth:
+                raise AuthError(f"Can't authenticate user '{auth.get('user_login')}'.")
+            if "session_token" in auth:
+                raise AuthError("Can't authenticate session token")
+            raise AuthError(f"API {method}() Missing or invalid authentication arguments")
+        key = auth.get("script_key")
+        if (
+            decision.kind is FaultKind.AUTH
+            or self.auth_fails(name)
+            or name not in self.scripts
+            or self.scripts[name] != key
+        ):
+            raise AuthError(f"Can't authenticate script '{name}'")
+        user = self.script_users.get(name)
+        sudo = auth.get("sudo_as_login")
+        if sudo:
+            found = self.site.find_one("HumanUser", [["login", "is", sudo], ["sg_status_list", "is", "act"]])
+            if found is None:
+                raise AuthError(f"Cannot 'sudo' - unknown or retired user: '{sudo}'")
+            user = {"type": "HumanUser", "id": found["id"]}
+        return Caller(name, dict(user) if user else None, session_uuid)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _args(args: Any, method: str) -> dict[str, Any]:
+        if not isinstance(args, dict):
+            raise ApiError(f"API {method}() expected a Hash of parameters", ERR_READ)
+        return args
+
+    def _read(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        args = self._args(args, "read")
+        paging = args.get("paging") or {}
+        if not isinstance(paging, dict):
+            raise ApiError("API read() paging must be a Hash", ERR_READ)
+        per_page = paging.get("entities_per_page", 500)
+        page = paging.get("current_page", 1)
+        fields = args.get("return_fields") or ["id"]
+        if not isinstance(fields, list):
+            raise ApiError("API read() return_fields must be an Array", ERR_READ)
+        result = self.site.read(
+            args.get("type"),
+            filters=args.get("filters"),
+            fields=fields,
+            sorts=args.get("sorts"),
+            page=page,
+            per_page=per_page,
+            return_only=args.get("return_only", "active"),
+            include_archived_projects=args.get("include_archived_projects", True) is not False,
+            need_total=bool(args.get("return_paging_info")),
+        )
+        if args.get("return_paging_info"):
+            size = min(per_page, 500)
+            info: dict[str, Any] = {
+                "entity_count": result.total,
+                "current_page": page,
+                "page_count": max(1, math.ceil(result.total / size)),
+            }
+        else:
+            info = {"has_next_page": result.has_next_page}
+        return {"entities": result.rows, "paging_info": info}
+
+    def _schema_read(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        return {
+            name: {f: fdef.to_wire(name) for f, fdef in edef.fields.items()}
+            for name, edef in self.site.schema.entities.items()
+        }
+
+    def _schema_entity_read(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        return {name: edef.to_wire() for name, edef in self.site.schema.entities.items()}
+
+    def _schema_field_read(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        args = self._args(args, "schema_field_read")
+        entity_type = args.get("type")
+        edef = self.site.schema.entity(entity_type, "schema_field_read")
+        name = args.get("field_name")
+        if name:
+            fdef = self.site.schema.field(entity_type, name, "schema_field_read")
+            return {name: fdef.to_wire(entity_type)}
+        return {f: fdef.to_wire(entity_type) for f, fdef in edef.fields.items()}
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _fields(items: Any, method: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """``[{"field_name", "value", "multi_entity_update_mode"?}]`` to a dict (and modes)."""
+        if items is None:
+            return {}, {}
+        if not isinstance(items, list):
+            raise ApiError(
+                f"API {method}() fields must be an Array of {{field_name, value}} Hashes", ERR_READ
+            )
+        data: dict[str, Any] = {}
+        modes: dict[str, str] = {}
+        for item in items:
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("field_name"), str)
+                or "value" not in item
+            ):
+                raise ApiError(
+                    f"API {method}() invalid field entry {item!r}: expected {{field_name, value}}", ERR_READ
+                )
+            data[item["field_name"]] = item["value"]
+            if item.get("multi_entity_update_mode"):
+                modes[item["field_name"]] = item["multi_entity_update_mode"]
+        return data, modes
+
+    def _write(
+        self, caller: Caller, decision: Decision, method: str, work: Callable[[Transaction], Any]
+    ) -> Any:
+        """Run ``work`` in one transaction, honouring the rollback/hold fault knobs."""
+        tx = self.site.begin(user=caller.user, session_uuid=caller.session_uuid)
+        tx.script_name = caller.script_name
+        try:
+            result = work(tx)
+            if decision.kind is FaultKind.ROLLBACK:
+                raise ApiError(
+                    decision.message
+                    or f"API {method}() CRUD ERROR #20: PG::TRDeadlockDetected: ERROR:  deadlock detected. "
+                    "The transaction was rolled back.",
+                    ERR_CRUD,
+                )
+        except BaseException:
+            tx.rollback()
+            raise
+        if decision.kind is FaultKind.HOLD and decision.seconds > 0:
+            self.stop.wait(decision.seconds)
+        tx.commit()
+        return result
+
+    def _note(
+        self, tx: Transaction, method: str, entity_type: str, entity_id: Any, fields: dict[str, Any]
+    ) -> None:
+        tx.writes.append(
+            Write(
+                method,
+                entity_type,
+                entity_id if isinstance(entity_id, int) else None,
+                fields,
+                tx.script_name,
+                tx.session_uuid,
+            )
+        )
+
+    def _create_one(self, tx: Transaction, args: Any, method: str = "create") -> dict[str, Any]:
+        args = self._args(args, method)
+        data, _ = self._fields(args.get("fields"), method)
+        return_fields = args.get("return_fields") or ["id"]
+        if not isinstance(return_fields, list):
+            raise ApiError(f"API {method}() return_fields must be an Array", ERR_READ)
+        result = tx.apply_create(args.get("type"), data, return_fields, method="create")
+        self._note(tx, "create", result["type"], result["id"], data)
+        return result
+
+    def _update_one(self, tx: Transaction, args: Any, method: str = "update") -> dict[str, Any]:
+        args = self._args(args, method)
+        data, modes = self._fields(args.get("fields"), method)
+        if args.get("multi_entity_update_mode"):
+            # An older per-request spelling: apply to every multi-entity field sent.
+            for name in data:
+                modes.setdefault(name, args["multi_entity_update_mode"])
+        result = tx.apply_update(args.get("type"), args.get("id"), data, modes, method="update")
+        self._note(tx, "update", result["type"], result["id"], data)
+        return result
+
+    def _delete_one(self, tx: Transaction, args: Any, method: str = "delete") -> bool:
+        args = self._args(args, method)
+        done = tx.apply_delete(args.get("type"), args.get("id"), method="delete")
+        self._note(tx, "delete", args["type"], args.get("id"), {})
+        return done
+
+    def _create(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        return self._write(caller, decision, "create", lambda tx: self._create_one(tx, args))
+
+    def _update(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        return self._write(caller, decision, "update", lambda tx: self._update_one(tx, args))
+
+    def _delete(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        return self._write(caller, decision, "delete", lambda tx: self._delete_one(tx, args))
+
+    def _revive(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        def work(tx: Transaction) -> bool:
+            a = self._args(args, "revive")
+            done = tx.apply_revive(str(a.get("type")), a.get("id"))
+            self._note(tx, "revive", a["type"], a.get("id"), {})
+            return done
+
+        return self._write(caller, decision, "revive", work)
+
+    def _batch(self, caller: Caller, args: Any, decision: Decision) -> Any:
+        if not isinstance(args, list):
+            raise ApiError("API batch() expects an Array of requests", ERR_READ)
+
+        def work(tx: Transaction) -> list[Any]:
+            results: list[Any] = []
+            for index, request in enumerate(args):
+                try:
+                    kind = request.get("request_type") if isinstance(request, dict) else None
+                    if kind == "create":
+                        results.append(self._create_one(tx, request))
+                    elif kind == "update":
+                        results.append(self._update_one(tx, request))
+                    elif kind == "delete":
+                        results.append(self._delete_one(tx, request))
+                    else:
+                        raise ApiError(f"Invalid request_type '{kind}' for batch", ERR_READ)
+                except ApiError as exc:
+                    raise ApiError(
+                        f"API batch() request with index {index} failed.  All requests rolled back.\n"
+                        f"{exc.message}",
+                        exc.error_code,
+                    ) from exc
+            return results
+
+        return self._write(caller, decision, "batch", work)

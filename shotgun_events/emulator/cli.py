@@ -1,0 +1,104 @@
+"""``shotgun-events emulator`` / ``python -m shotgun_events.emulator``: run a local FPT site."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
+
+
+def _script(value: str) -> tuple[str, str]:
+    name, sep, key = value.partition(":")
+    if not sep or not name or not key:
+        raise argparse.ArgumentTypeError(f"expected NAME:KEY, got {value!r}")
+    return name, key
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shotgun-events emulator",
+        description="Run a local Flow Production Tracking (ShotGrid) api3 emulator.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=1, help="seed for activity and fault knobs")
+    parser.add_argument(
+        "--activity", type=float, default=0.0, metavar="RATE", help="studio actions per second (default off)"
+    )
+    parser.add_argument(
+        "--script",
+        type=_script,
+        action="append",
+        default=[],
+        metavar="NAME:KEY",
+        help="add a script user (repeatable)",
+    )
+    parser.add_argument("--snapshot", metavar="FILE", help="load this JSON snapshot if present; save on exit")
+    parser.add_argument("--preload", type=int, default=0, metavar="N", help="write N historical events first")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
+    parser.add_argument("--first-event-id", type=int, default=1, help="id of the first event (default 1)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run until Ctrl-C (or SIGTERM); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    emu = FptEmulator(
+        seed=args.seed,
+        scripts=dict(args.script),
+        host=args.host,
+        port=args.port,
+        snapshot=args.snapshot,
+        first_event_id=args.first_event_id,
+    )
+    if args.preload:
+        first, last = emu.preload_events(args.preload)
+        print(f"preloaded events {first}..{last}")
+    emu.faults.latency = args.latency
+    try:
+        emu.start()
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    if args.activity > 0:
+        emu.activity.start(args.activity)
+    print(f"FPT emulator listening on {emu.url}")
+    print("script credentials (name key):")
+    for name, key in emu.scripts.items():
+        marker = "  (default)" if name == DEFAULT_SCRIPT_NAME and key == DEFAULT_SCRIPT_KEY else ""
+        print(f"  {name} {key}{marker}")
+    print(f'  e.g. shotgun_api3.Shotgun("{emu.url}", "{DEFAULT_SCRIPT_NAME}", "{DEFAULT_SCRIPT_KEY}")')
+    print("Ctrl-C to stop.", flush=True)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = (
+        signal.signal(signal.SIGTERM, on_signal)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        emu.stop()
+        print("emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Every fault knob, as the unmodified client sees it."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from typing import Any
+from xmlrpc.client import ProtocolError
+
+import pytest
+import shotgun_api3
+
+from shotgun_events.emulator import FaultKind, Faults, FptEmulator
+
+PROJECT = {"type": "Project", "id": 1}
+
+
+def test_503_is_a_protocol_error_without_retry(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.clear_writes()
+    fpt_emulator.faults.fail_next(1, FaultKind.HTTP_503)
+    with pytest.raises(ProtocolError) as info:
+        sg.find("Shot", [])
+    assert info.value.errcode == 503
+    assert fpt_emulator.calls == ["read"]
+    assert sg.find("Shot", []) == []  # the next call is fine
+
+
+@pytest.mark.parametrize("kind", [FaultKind.HTTP_502, FaultKind.HTTP_504])
+def test_502_and_504_are_retried_by_the_client(fpt_emulator: FptEmulator, sg: Any, kind: FaultKind) -> None:
+    sg.BACKOFF = 0.01  # the client sleeps BACKOFF * attempt between its 3 attempts
+    fpt_emulator.clear_writes()
+    fpt_emulator.faults.fail_next(2, kind)
+    assert sg.find("Shot", []) == []
+    assert fpt_emulator.calls == ["read", "read", "read"]
+    fpt_emulator.faults.fail_next(3, kind)
+    with pytest.raises(ProtocolError) as info:
+        sg.find("Shot", [])
+    assert info.value.errcode == int(kind.value)
+
+
+def test_dropped_connection_is_remote_disconnected(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.clear_writes()
+    # The client's HTTP layer silently retries a connection dropped on the first try once.
+    fpt_emulator.faults.fail_next(1, FaultKind.DROP)
+    assert sg.find("Shot", []) == []
+    assert fpt_emulator.calls == ["read", "read"]
+    fpt_emulator.faults.fail_next(2, FaultKind.DROP)
+    with pytest.raises(http.client.RemoteDisconnected):
+        sg.find("Shot", [])
+    fpt_emulator.faults.drop_rate = 1.0
+    with pytest.raises(http.client.RemoteDisconnected):
+        sg.create("Shot", {"code": "never", "project": PROJECT})
+    fpt_emulator.faults.drop_rate = 0.0
+    assert sg.find("Shot", []) == []  # dropped before doing anything
+
+
+def test_drop_after_commit_makes_the_client_retry_a_done_write(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.faults.fail_next(2, FaultKind.DROP_AFTER_COMMIT)
+    with pytest.raises(http.client.RemoteDisconnected):
+        sg.create("Shot", {"code": "twice", "project": PROJECT})
+    # Both attempts (the HTTP layer's silent retry included) were committed: at-least-once.
+    assert len(sg.find("Shot", [["code", "is", "twice"]])) == 2
+    assert [w.method for w in fpt_emulator.writes] == ["create", "create"]
+
+
+def test_hang_ends_in_the_clients_socket_timeout(fpt_emulator: FptEmulator, sg: Any) -> None:
+    sg.close()
+    sg.config.timeout_secs = 0.3
+    fpt_emulator.faults.hang_seconds = 2.0
+    fpt_emulator.faults.fail_next(1, FaultKind.HANG)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        sg.find("Shot", [])
+    assert time.monotonic() - start < 1.5
+    assert sg.find("Shot", []) == []
+
+
+def test_hang_is_bounded(fpt_emulator: FptEmulator) -> None:
+    sg = fpt_emulator.connect(timeout=5)
+    fpt_emulator.faults.fail_next(1, FaultKind.HANG, seconds=0.2)
+    start = time.monotonic()
+    # After the bound the server closes the socket; the client's HTTP layer retries once.
+    assert sg.find("Shot", []) == []
+    assert 0.2 <= time.monotonic() - start < 2
+
+
+def test_auth_failure_for_a_named_script(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.add_script("other", "other-key")
+    other = fpt_emulator.connect("other")
+    fpt_emulator.faults.fail_auth("shotgun_events")
+    with pytest.raises(shotgun_api3.AuthenticationFault, match="Can't authenticate script 'shotgun_events'"):
+        sg.find("Shot", [])
+    assert other.find("Shot", []) == []
+    fpt_emulator.faults.restore_auth("shotgun_events")
+    assert sg.find("Shot", []) == []
+    fpt_emulator.faults.fail_next(1, FaultKind.AUTH)
+    with pytest.raises(shotgun_api3.AuthenticationFault):
+        other.find("Shot", [])
+
+
+def test_wrong_key_and_unknown_script(fpt_emulator: FptEmulator) -> None:
+    wrong = shotgun_api3.Shotgun(fpt_emulator.url, "shotgun_events", "not-the-key")  # info needs no auth
+    with pytest.raises(shotgun_api3.AuthenticationFault):
+        wrong.find("Shot", [])
+    unknown = shotgun_api3.Shotgun(fpt_emulator.url, "nobody", "x")
+    with pytest.raises(shotgun_api3.AuthenticationFault, match="nobody"):
+        unknown.create("Shot", {"code": "x"})
+
+
+def test_generic_error_fault(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.faults.fail_next(1, FaultKind.ERROR, message="API read() something broke")
+    with pytest.raises(shotgun_api3.Fault, match="something broke"):
+        sg.find("Shot", [])
+
+
+def test_fault_in_the_middle_of_paging(fpt_emulator: FptEmulator, sg: Any) -> None:
+    tx = fpt_emulator.site.begin(quiet=True)
+    for i in range(1234):
+        tx.create("Version", {"code": f"v{i}", "project": PROJECT})
+    tx.commit()
+    fpt_emulator.clear_writes()
+    fpt_emulator.faults.fail_next(1, FaultKind.HTTP_503, method="read", after=1)
+    with pytest.raises(ProtocolError):
+        sg.find("Version", [], ["code"])
+    assert fpt_emulator.calls == ["read", "read"]  # page 1 fine, page 2 failed
+    assert len(sg.find("Version", [], ["code"])) == 1234
+
+
+def test_latency_and_jitter(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.faults.set(latency=0.05, latency_jitter=0.02)
+    start = time.monotonic()
+    sg.find("Shot", [])
+    elapsed = time.monotonic() - start
+    assert 0.05 <= elapsed < 0.5
+    fpt_emulator.faults.reset()
+    start = time.monotonic()
+    sg.find("Shot", [])
+    assert time.monotonic() - start < 0.05
+
+
+def test_rates_are_deterministic_under_a_seed() -> None:
+    def outcomes(seed: int) -> list[str | None]:
+        faults = Faults(seed)
+        faults.set(error_503_rate=0.3, drop_rate=0.1, error_502_rate=0.2)
+        return [None if (d := faults.decide("read")).kind is None else d.kind.value for _ in range(50)]
+
+    assert outcomes(7) == outcomes(7)
+    assert outcomes(7) != outcomes(8)
+    assert {"503", "drop", "502", None} <= set(outcomes(7))
+
+
+def test_knob_validation() -> None:
+    faults = Faults()
+    with pytest.raises(ValueError):
+        faults.error_503_rate = 1.5
+    with pytest.raises(AttributeError):
+        faults.set(no_such_knob=1)
+    faults.fail_next(3, "hold", seconds=1)
+    assert faults.decide("read").kind is None  # holds only apply to writes
+    assert faults.decide("create").kind is FaultKind.HOLD
+    assert faults.pending == 2
+    faults.reset()
+    assert faults.pending == 0
