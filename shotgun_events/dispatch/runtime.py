@@ -1,0 +1,170 @@
+"""What a dispatch Lambda keeps across invocations, and how it is built from `DispatchConfig`.
+
+Per cold start (and again whenever building failed, so a fixed secret or plugin is picked up
+without a redeploy): read the plugin secret and export it into `os.environ`, load the plugin named
+`PLUGIN_NAME`, build the FPT connection cache and the idempotency store. When any of that fails
+(bad config, missing or malformed secret, plugin missing or disabled) the error is logged once per
+invocation, naming what is wrong, and every record of the batch is reported failed: SQS keeps
+them, retries them, and after `maxReceiveCount` moves them to the DLQ. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shotgun_events.config import ConfigError, DispatchConfig
+from shotgun_events.dispatch.core import PluginDispatcher
+from shotgun_events.dispatch.ledger import EffectLedger, dynamodb_persistence
+from shotgun_events.fpt import FptConnections, SecretReader
+from shotgun_events.observability import logger
+from shotgun_events.plugins.loader import PluginNotFound, load_named_plugin
+from shotgun_events.plugins.metrics import MetricsSink, emf_metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class DispatchSetupError(RuntimeError):
+    """The dispatch function cannot run its plugin; the message says why."""
+
+
+def export_secret_env(
+    values: Mapping[str, Any], secret_id: str, environ: MutableMapping[str, str] | None = None
+) -> list[str]:
+    """Put a plugin secret's `NAME -> value` pairs into the environment; the names exported.
+
+    Strings, numbers and booleans are accepted (as text); anything else is an error naming the
+    secret and the key, never the value.
+    """
+    target = os.environ if environ is None else environ
+    exported: dict[str, str] = {}
+    for name, value in values.items():
+        if not _ENV_NAME.match(name):
+            raise ConfigError(f"secret {secret_id!r}: {name!r} is not an environment variable name")
+        if isinstance(value, bool):
+            exported[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            exported[name] = str(value)
+        else:
+            raise ConfigError(
+                f"secret {secret_id!r}: value of {name} must be a string, number or boolean, "
+                f"not {type(value).__name__}"
+            )
+    target.update(exported)
+    return sorted(exported)
+
+
+def build_dispatcher(
+    config: DispatchConfig,
+    *,
+    secrets: SecretReader,
+    connections: FptConnections,
+    persistence: BasePersistenceLayer | None,
+    metrics: MetricsSink | None = None,
+) -> PluginDispatcher:
+    """Export the plugin secret, load the plugin, wire the dispatcher.
+
+    Raises `ConfigError` (config, secret) or `DispatchSetupError` (plugin missing or disabled).
+    """
+    if config.plugin_secret_id:
+        names = export_secret_env(secrets.read_json(config.plugin_secret_id), config.plugin_secret_id)
+        logger.info(
+            "plugin secret exported to the environment",
+            extra={"plugin": config.plugin_name, "secret_id": config.plugin_secret_id, "names": names},
+        )
+    try:
+        plugin = load_named_plugin(config.plugin_name, config.plugin_paths, metrics)
+    except PluginNotFound as exc:
+        raise DispatchSetupError(str(exc)) from None
+    if not plugin.active:
+        raise DispatchSetupError(f"plugin {plugin.name} is disabled: {plugin.error}")
+    ledger = (
+        EffectLedger(persistence, key_prefix=f"plugin.{plugin.name}") if persistence is not None else None
+    )
+    return PluginDispatcher(
+        plugin,
+        shotgun_url=config.shotgun_url,
+        connections=connections,
+        ledger=ledger,
+        use_session_uuid=config.use_session_uuid,
+        metrics=metrics,
+    )
+
+
+def fail_all(batch: Mapping[str, Any]) -> PartialItemFailureResponse:
+    """Every record of the batch reported failed: SQS keeps them for a retry (then the DLQ)."""
+    records = batch.get("Records") if isinstance(batch, Mapping) else None
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": r["messageId"]}
+            for r in (records if isinstance(records, list) else [])
+            if isinstance(r, Mapping) and "messageId" in r
+        ]
+    }
+
+
+class DispatchFunction:
+    """The dispatch Lambda's state: adapters built on first use, the dispatcher kept while config holds.
+
+    Clients may be passed in (moto, fakes); otherwise boto3 builds them on first use, not at import.
+    """
+
+    def __init__(
+        self,
+        *,
+        secrets_client: SecretsManagerClient | None = None,
+        dynamodb_client: DynamoDBClient | None = None,
+        metrics: MetricsSink | None = None,
+        environ: Mapping[str, str] | None = None,
+    ):
+        self._secrets_client = secrets_client
+        self._dynamodb_client = dynamodb_client
+        self._metrics = metrics
+        self._environ = environ
+        self._secrets: SecretReader | None = None
+        self._connections: dict[float, FptConnections] = {}
+        self._built: tuple[DispatchConfig, PluginDispatcher] | None = None
+
+    def dispatcher(self, config: DispatchConfig) -> PluginDispatcher:
+        if self._built is not None and self._built[0] == config:
+            return self._built[1]
+        if self._secrets is None:
+            self._secrets = SecretReader(self._secrets_client)
+        connections = self._connections.setdefault(config.fpt_timeout, FptConnections(config.fpt_timeout))
+        dispatcher = build_dispatcher(
+            config,
+            secrets=self._secrets,
+            connections=connections,
+            persistence=dynamodb_persistence(config.idempotency_table, self._dynamodb_client),
+            metrics=self._metrics,
+        )
+        self._built = (config, dispatcher)
+        return dispatcher
+
+    def __call__(
+        self, batch: dict[str, Any], context: LambdaContext | None = None
+    ) -> PartialItemFailureResponse:
+        environ = os.environ if self._environ is None else self._environ
+        try:
+            config = DispatchConfig.from_env(environ)
+            dispatcher = self.dispatcher(config)
+        except (ConfigError, DispatchSetupError) as exc:
+            plugin = environ.get("PLUGIN_NAME", "").strip() or "unknown"
+            logger.error(
+                f"dispatch cannot run plugin {plugin}: {exc}; the batch is left in the queue",
+                extra={"plugin": plugin, "error_type": type(exc).__name__},
+            )
+            (self._metrics or emf_metrics()).add(plugin, "DispatchSetupFailures", 1, MetricUnit.Count)
+            return fail_all(batch)
+        return dispatcher.handle_batch(batch, context)
