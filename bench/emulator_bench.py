@@ -14,19 +14,9 @@ import statistics
 import time
 
 from shotgun_events.emulator import FptEmulator
+from shotgun_events.events import EVENT_FIELDS as DAEMON_FIELDS
 
-EVENT_FIELDS = [
-    "id",
-    "event_type",
-    "attribute_name",
-    "meta",
-    "entity",
-    "user",
-    "project",
-    "session_uuid",
-    "created_at",
-    "description",
-]
+EVENT_FIELDS = [*DAEMON_FIELDS, "description"]
 
 
 def main() -> int:

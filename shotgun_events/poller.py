@@ -141,10 +141,11 @@ def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float])
     full: while catching up it goes straight on.
     """
     summary = PollSummary()
-    current = load_or_start(deps)
+    current: VersionedState | None = None
     while True:
         started = deps.clock()
         try:
+            current = current or load_or_start(deps)
             current, result, page_full = run_pass(deps, config, current)
         except StateConflict as exc:
             logger.warning("another poller committed first: stopping", extra={"reason": str(exc)})

@@ -21,14 +21,20 @@ class Pipeline:
     table: str
 
 
-def create_state_table(dynamodb: Any, name: str = "shotgun-events-state") -> str:
+def create_table(dynamodb: Any, name: str, key: str) -> str:
+    """An on-demand table whose only key is the string partition key `key`."""
     dynamodb.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
     return name
+
+
+def create_state_table(dynamodb: Any, name: str = "shotgun-events-state") -> str:
+    """The poller's state table (DESIGN §4: partition key `pk`, no sort key)."""
+    return create_table(dynamodb, name, key="pk")
 
 
 def create_pipeline(filter_policy: dict[str, Any] | None = None) -> Pipeline:

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from shotgun_events.events import EVENT_FIELDS
+
 from .errors import ERR_READ, ApiError
 from .filters import Compiler, Record, translate_filters
 from .schema import EntityDef, FieldDef, Schema, default_schema
@@ -657,18 +659,7 @@ class Site:
         return self.find(
             "EventLogEntry",
             [["id", "greater_than", after_id]],
-            [
-                "id",
-                "event_type",
-                "attribute_name",
-                "meta",
-                "entity",
-                "user",
-                "project",
-                "session_uuid",
-                "created_at",
-                "description",
-            ],
+            [*EVENT_FIELDS, "description"],
             order=[{"field_name": "id", "direction": "asc"}],
         )
 

@@ -272,12 +272,9 @@ def queue_event_ids(sqs: Any, queue_url: str) -> list[int]:
 
 def create_idempotency_table(dynamodb: Any, name: str = "shotgun-events-idempotency") -> str:
     """Partition key `id`, TTL on `expiration`, as Powertools idempotency expects."""
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    from tests.aws import create_table
+
+    create_table(dynamodb, name, key="id")
     dynamodb.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
     )

@@ -9,19 +9,10 @@ import pytest
 import shotgun_api3
 
 from shotgun_events.emulator import FptEmulator
+from shotgun_events.events import EVENT_FIELDS
 
 PROJECT = {"type": "Project", "id": 1}
-FIELDS = [
-    "event_type",
-    "attribute_name",
-    "meta",
-    "entity",
-    "user",
-    "project",
-    "session_uuid",
-    "created_at",
-    "description",
-]
+FIELDS = [*EVENT_FIELDS[1:], "description"]
 
 
 def events_after(sg: Any, after: int) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from shotgun_events.cursor import PollState
 from shotgun_events.events import EventMessage
 from shotgun_events.poller import PollerDeps, initialise, load_or_start, poll, run_pass
 from shotgun_events.publisher import SnsPublisher
-from shotgun_events.state_store import DynamoDBStateStore, StateConflict
+from shotgun_events.state_store import DynamoDBStateStore, StateConflict, VersionedState
 from tests.aws import Pipeline, create_pipeline, delivered_ids, drain
 from tests.fakes import CollectingPublisher, FakeClock, InMemoryEventLog
 from tests.helpers import load_event, make_event
@@ -228,6 +228,20 @@ def test_two_pollers_at_once_lose_nothing_and_state_never_goes_back(
     assert summary.stopped_by == "time"
     poll(deps_a, config(page_size=10), time_left=lambda: 0.0)
     assert sorted(delivered_ids(drain(pipeline.sqs, pipeline.queue_url))) == list(range(1, 21))
+
+
+def test_two_first_starts_at_once_one_stops_cleanly(pipeline: Pipeline, clock: FakeClock) -> None:
+    log = InMemoryEventLog(clock)
+    log.add(event_at(clock, 7))
+
+    class FirstStartRace(DynamoDBStateStore):
+        def load(self) -> VersionedState | None:
+            return None  # both pollers saw no state
+
+    DynamoDBStateStore(pipeline.table, SITE, pipeline.dynamodb).save(PollState(cursor=7), None)
+    racing = FirstStartRace(pipeline.table, SITE, pipeline.dynamodb)
+    summary = poll(deps_for(pipeline, log, clock, store=racing), config(), time_left=lambda: 0.0)
+    assert summary.stopped_by == "conflict" and summary.passes == 0
 
 
 def test_poll_stops_cleanly_when_another_poller_commits_first(pipeline: Pipeline, clock: FakeClock) -> None:
