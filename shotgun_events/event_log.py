@@ -26,10 +26,8 @@ class FptEventLog:
         self._sg = sg
         self._retry = retry
         self._time_left = time_left
-        self.reads = 0
 
     def _find(self, operation: str, filters: list[Any], **kwargs: Any) -> list[Event]:
-        self.reads += 1
         fields = list(EVENT_FIELDS)
         return self._retry.call(
             operation,
@@ -38,7 +36,6 @@ class FptEventLog:
         )
 
     def newest_id(self) -> int | None:
-        self.reads += 1
         newest = self._retry.call(
             "newest event",
             lambda: self._sg.find_one(
