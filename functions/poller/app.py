@@ -16,13 +16,16 @@ from shotgun_events.poller import PollerDeps, poll
 from shotgun_events.publisher import PublishError, SnsPublisher
 from shotgun_events.state_store import DynamoDBStateStore, StateCorrupt
 
-FptConnectionsByTimeout = dict[float, FptConnections]
-
 
 @cache
-def _adapters() -> tuple[SecretReader, FptConnectionsByTimeout, Any, Any]:
+def _adapters(fpt_timeout: float) -> tuple[SecretReader, FptConnections, Any, Any]:
     """Clients kept across invocations of a warm container (built on first use, not at import)."""
-    return SecretReader(boto3.client("secretsmanager")), {}, boto3.client("dynamodb"), boto3.client("sns")
+    return (
+        SecretReader(boto3.client("secretsmanager")),
+        FptConnections(fpt_timeout),
+        boto3.client("dynamodb"),
+        boto3.client("sns"),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -34,11 +37,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     try:
         config = PollerConfig.from_env()
-        secrets, connections, dynamodb, sns = _adapters()
-        credentials = secrets.script_credentials(config.secret_id)
-        sg = connections.setdefault(config.fpt_timeout, FptConnections(config.fpt_timeout)).get(
-            config.shotgun_url, credentials
-        )
+        secrets, connections, dynamodb, sns = _adapters(config.fpt_timeout)
+        sg = connections.get(config.shotgun_url, secrets.script_credentials(config.secret_id))
         deps = PollerDeps(
             event_log=FptEventLog(sg, RetryPolicy(on_error=count_fpt_error), time_left),
             store=DynamoDBStateStore(config.state_table, config.shotgun_url, dynamodb),
