@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import shotgun_api3
+
 TIMEZONE = os.environ.get("DATESTAMP_TIMEZONE", "UTC")
 RULES = [
     {"entity_type": "Task", "status": "ip", "date_field": "start_date"},
@@ -54,13 +56,20 @@ def datestamp(sg: Any, logger: logging.Logger, event: dict[str, Any], args: Any)
 def field_exists(
     sg: Any, logger: logging.Logger, checked: dict[str, bool], entity_type: str, field: str
 ) -> bool:
-    """Whether the site has the field; asked once per process (kept in the callback's args)."""
+    """Whether the site has the field; asked once per process (kept in the callback's args).
+
+    Only a definitive answer is kept: the schema, or FPT's "doesn't exist" error. Any other error
+    (FPT down, a timeout, no permission) propagates, so the event is retried and asks again.
+    """
     key = f"{entity_type}.{field}"
     if key not in checked:
         try:
-            checked[key] = bool(sg.schema_field_read(entity_type, field))
-        except Exception:
-            checked[key] = False
-        if not checked[key]:
+            exists = bool(sg.schema_field_read(entity_type, field))
+        except shotgun_api3.Fault as exc:
+            if isinstance(exc, shotgun_api3.AuthenticationFault) or "doesn't exist" not in str(exc):
+                raise
+            exists = False
+        checked[key] = exists
+        if not exists:
             logger.warning("%s has no field %s: that datestamp rule is skipped", entity_type, field)
     return checked[key]

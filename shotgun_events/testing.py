@@ -49,7 +49,7 @@ import pytest
 from shotgun_events.dispatch import EffectLedger, EventOutcome, InMemoryPersistenceLayer, PluginDispatcher
 from shotgun_events.emulator import FptEmulator, Write
 from shotgun_events.emulator.pytest_plugin import fpt_emulator, sg
-from shotgun_events.events import Event, decode_body, encode_event
+from shotgun_events.events import EVENT_FIELDS, EVENT_TYPE, Event, decode_body, encode_event
 from shotgun_events.fpt import FptConnections
 from shotgun_events.plugins import Plugin, RecordedMetrics, load_plugin
 
@@ -230,12 +230,13 @@ class PluginHarness:
 def as_delivered(event: Mapping[str, Any]) -> Event:
     """An event exactly as a plugin receives it after the SNS/SQS trip (published fields only).
 
-    An event too large to publish travels as a reference and dispatch re-reads it from FPT: the
-    plugin then gets it as FPT returns it, which is what this returns too.
+    An event too large to publish travels as a reference and dispatch re-reads it from FPT by id:
+    the plugin then gets the same fields, in full, which is what this returns too.
     """
     message = encode_event(dict(event))
     if message.is_reference:
-        return {**dict(event), "created_at": decode_body(message.body)["created_at"]}
+        reread = {name: event.get(name) for name in EVENT_FIELDS}
+        return {**reread, "type": EVENT_TYPE, "created_at": decode_body(message.body)["created_at"]}
     return decode_body(message.body)
 
 

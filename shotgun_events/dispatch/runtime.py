@@ -34,9 +34,33 @@ if TYPE_CHECKING:
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# Names a plugin secret may not set: they would change the function's own configuration (the
+# dispatch variables, DESIGN §4) or its runtime (Lambda, the AWS SDK, Powertools, the interpreter).
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "PLUGIN_NAME",
+        "PLUGIN_PATHS",
+        "SHOTGUN_URL",
+        "PLUGIN_SECRET_ID",
+        "IDEMPOTENCY_TABLE",
+        "USE_SESSION_UUID",
+        "SHOTGUN_TIMEOUT_SECONDS",
+        "_HANDLER",
+        "PATH",
+        "PYTHONPATH",
+        "LD_LIBRARY_PATH",
+    }
+)
+RESERVED_ENV_PREFIXES = ("AWS_", "LAMBDA_", "_X_AMZN", "POWERTOOLS_")
+
 
 class DispatchSetupError(RuntimeError):
     """The dispatch function cannot run its plugin; the message says why."""
+
+
+def is_reserved_env_name(name: str) -> bool:
+    """True for a name a plugin secret must not set (see `RESERVED_ENV_NAMES`)."""
+    return name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES)
 
 
 def export_secret_env(
@@ -44,14 +68,21 @@ def export_secret_env(
 ) -> list[str]:
     """Put a plugin secret's `NAME -> value` pairs into the environment; the names exported.
 
-    Strings, numbers and booleans are accepted (as text); anything else is an error naming the
-    secret and the key, never the value.
+    Strings, numbers and booleans are accepted (as text); anything else, a name that is not an
+    environment variable name, or a reserved name (the function's own configuration or runtime:
+    `RESERVED_ENV_NAMES`, `RESERVED_ENV_PREFIXES`) is an error naming the secret and the key, never
+    the value. Nothing is exported unless every pair is valid.
     """
     target = os.environ if environ is None else environ
     exported: dict[str, str] = {}
     for name, value in values.items():
         if not _ENV_NAME.match(name):
             raise ConfigError(f"secret {secret_id!r}: {name!r} is not an environment variable name")
+        if is_reserved_env_name(name):
+            raise ConfigError(
+                f"secret {secret_id!r}: {name} is reserved for the dispatch function's own configuration "
+                "or runtime and cannot be set by a plugin secret"
+            )
         if isinstance(value, bool):
             exported[name] = "true" if value else "false"
         elif isinstance(value, str | int | float):
@@ -133,7 +164,7 @@ class DispatchFunction:
         self._metrics = metrics
         self._environ = environ
         self._secrets: SecretReader | None = None
-        self._connections: dict[float, FptConnections] = {}
+        self._connections: FptConnections | None = None
         self._built: tuple[DispatchConfig, PluginDispatcher] | None = None
 
     def dispatcher(self, config: DispatchConfig) -> PluginDispatcher:
@@ -141,11 +172,13 @@ class DispatchFunction:
             return self._built[1]
         if self._secrets is None:
             self._secrets = SecretReader(self._secrets_client)
-        connections = self._connections.setdefault(config.fpt_timeout, FptConnections(config.fpt_timeout))
+        if self._connections is None:
+            # Built once: a Lambda's environment (SHOTGUN_TIMEOUT_SECONDS) is fixed for its container.
+            self._connections = FptConnections(config.fpt_timeout)
         dispatcher = build_dispatcher(
             config,
             secrets=self._secrets,
-            connections=connections,
+            connections=self._connections,
             persistence=dynamodb_persistence(config.idempotency_table, self._dynamodb_client),
             metrics=self._metrics,
         )

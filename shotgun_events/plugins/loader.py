@@ -2,9 +2,13 @@
 
 A plugin is a `.py` file with a module-level `registerCallbacks(reg)`. Files are taken in name
 order (files starting with `.` and `__init__.py` are skipped), callbacks in registration order. A
-plugin that fails to import, has no `registerCallbacks`, raises in it, registers a non-callable or
-registers nothing is *disabled*: one error log line with the traceback, one `PluginLoadFailures`
-data point, and the other plugins load as usual.
+plugin that fails to import, has no `registerCallbacks`, raises in it or registers a non-callable
+is *disabled*: one error log line with the traceback, one `PluginLoadFailures` data point, and the
+other plugins load as usual.
+
+A plugin that registers no callbacks is not broken (in the daemon it is a harmless no-op, e.g. one
+switched off by an environment toggle): it loads active with no callbacks and one warning, and
+dispatch consumes its events without running anything.
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ class Plugin:
     path: Path
     registrations: list[Registration] = field(default_factory=list)
     error: str | None = None
-    module: ModuleType | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
@@ -111,7 +114,6 @@ def load_plugin(path: str | Path, metrics: MetricsSink | None = None) -> Plugin:
         stage = "import"
         try:
             module = _import(name, path)
-            plugin.module = module
             register = getattr(module, "registerCallbacks", None)
             if not callable(register):
                 return _disable(plugin, "has no registerCallbacks(reg) function", None, metrics)
@@ -121,9 +123,13 @@ def load_plugin(path: str | Path, metrics: MetricsSink | None = None) -> Plugin:
         except (Exception, SystemExit) as exc:
             reason = "failed to import" if stage == "import" else "raised in registerCallbacks"
             return _disable(plugin, f"{reason}: {type(exc).__name__}: {exc}", exc, metrics)
-        if not registrar.registrations:
-            return _disable(plugin, "registered no callbacks", None, metrics)
         plugin.registrations = registrar.registrations
+    if not plugin.registrations:
+        logger.warning(
+            f"plugin {name} registered no callbacks: it ignores every event",
+            extra={"plugin": name, "path": str(path), "callbacks": []},
+        )
+        return plugin
     logger.info(
         "plugin loaded",
         extra={

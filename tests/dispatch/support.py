@@ -73,11 +73,16 @@ class FakeShotgun:
     def set_session_uuid(self, session_uuid: Any) -> None:
         self.calls.append(("set_session_uuid", session_uuid))
 
-    def find_one(self, entity_type: str, filters: list[Any], fields: list[str] | None = None) -> Any:
-        self.calls.append(("find_one", (entity_type, filters, fields)))
-        if entity_type == "EventLogEntry":
-            return self.events.get(filters[0][2])
-        return None
+    def find(
+        self, entity_type: str, filters: list[Any], fields: list[str] | None = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """EventLogEntry rows by `["id", "in", ids]`, as `FptEventLog.by_ids` asks for them."""
+        self.calls.append(("find", (entity_type, filters, fields)))
+        if entity_type != "EventLogEntry":
+            return []
+        ((_, relation, ids),) = filters
+        assert relation == "in"
+        return [self.events[i] for i in ids if i in self.events]
 
     def update(self, entity_type: str, entity_id: int, data: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(("update", (entity_type, entity_id, data)))

@@ -6,20 +6,24 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from shotgun_events.dispatch import (
+    CallbackSetupError,
     EffectLedger,
     EventFailed,
     InMemoryPersistenceLayer,
     PluginDispatcher,
 )
 from shotgun_events.events import MalformedEvent, encode_event
+from shotgun_events.fpt import FptError, RetryPolicy
 from shotgun_events.plugins import Plugin, RecordedMetrics, Registrar
 from tests.dispatch.support import FakeConnections, FakeLambdaContext, LogLines
 from tests.helpers import T0, make_event
@@ -124,23 +128,25 @@ def test_matching_callbacks_run_in_registration_order_with_their_args() -> None:
     assert metrics.values[("studio", "ProcessingDelay")] == [3000.0, 3000.0]
 
 
-def test_callbacks_get_an_aware_created_at_and_their_own_copy_of_the_event() -> None:
+def test_the_callbacks_of_an_event_share_one_event_dict_with_an_aware_created_at() -> None:
+    # GIVEN two callbacks, the first one changing the event it is given (as the daemon allowed)
     def mutate(sg: Any, logger: Any, event: dict[str, Any], args: Any) -> None:
+        calls.seen.append(("mutate", sg, event, args))
         event["meta"]["new_value"] = "changed"
 
-    calls = Calls()
-    plugin = make_plugin(
-        "p",
-        cb("s", "k", mutate),
-        cb("s", "k", calls.make("after")),
-    )
-    event = make_event(8, created_at=datetime(2026, 1, 1, 12, 0))  # naive: taken as UTC
-    dispatcher(plugin).process_event(event)
+    calls, shared_args = Calls(), {"n": 0}
+    plugin = make_plugin("p", cb("s", "k", mutate, None, shared_args), cb("s", "k", calls.make("after")))
+    published = make_event(8, created_at=datetime(2026, 1, 1, 12, 0))  # naive: published as UTC
 
-    given = calls.seen[0][2]
-    assert given["created_at"] == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    assert given["meta"]["new_value"] == "fin"
-    assert event["meta"]["new_value"] == "fin"
+    # WHEN the event arrives as a message
+    dispatcher(plugin).process_record(record(body_of(published)))
+
+    # THEN both callbacks got the same dict (no copy per callback), created_at aware, args by reference
+    (_, _, first, args), (_, _, second, _) = calls.seen
+    assert first is second
+    assert second["meta"]["new_value"] == "changed"
+    assert first["created_at"] == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert args is shared_args
 
 
 def test_each_callback_gets_the_connection_of_its_script_user() -> None:
@@ -169,17 +175,23 @@ def test_session_uuid_is_set_before_each_callback_when_configured(use_session_uu
 # --- errors -------------------------------------------------------------------------------------------
 
 
-def test_stop_on_error_fails_the_record_but_the_other_callbacks_still_run(json_logs: LogLines) -> None:
+def test_stop_on_error_fails_the_record_and_the_later_callbacks_do_not_run(json_logs: LogLines) -> None:
+    # GIVEN a stopOnError callback that raises, registered before another one
     calls, metrics = Calls(), RecordedMetrics()
     plugin = make_plugin(
         "p",
         cb("s", "k", calls.make("boom", ValueError("bad data"))),
         cb("s", "k", calls.make("after")),
     )
+    # WHEN an event arrives THEN the record fails and, as in the daemon, the loop stops there
     with pytest.raises(EventFailed, match=r"event 11: callback\(s\) 0:boom of plugin p did not complete"):
         dispatcher(plugin, metrics=metrics).process_record(record(body_of(make_event(11))))
-    assert calls.names == ["boom", "after"]
+    assert calls.names == ["boom"]
     assert metrics.values[("p", "Failed")] == [1]
+    assert metrics.values[("p", "RecordFailures")] == [1]
+    (warning,) = json_logs.at("WARNING")
+    assert (warning["failed_callbacks"], warning["not_run_callbacks"]) == (["0:boom"], ["1:after"])
+    assert (warning["message_id"], warning["message_group"], warning["event_id"]) == ("m-1", "Shot:1", 11)
     (error,) = json_logs.at("ERROR")
     assert error["logger"] == "plugin.p.boom"
     assert (error["plugin"], error["callback"], error["event_id"]) == ("p", "boom", 11)
@@ -187,16 +199,21 @@ def test_stop_on_error_fails_the_record_but_the_other_callbacks_still_run(json_l
     assert "ValueError: bad data" in error["exception"]
 
 
-def test_stop_on_error_false_logs_counts_and_treats_the_event_as_processed() -> None:
-    metrics = RecordedMetrics()
+def test_stop_on_error_false_logs_counts_and_the_loop_goes_on() -> None:
+    # GIVEN a stopOnError=False callback that raises, registered before another one
+    calls, metrics = Calls(), RecordedMetrics()
     plugin = make_plugin(
         "p",
-        cb("s", "k", Calls().make("flaky", KeyError("x")), stopOnError=False),
+        cb("s", "k", calls.make("flaky", KeyError("x")), stopOnError=False),
+        cb("s", "k", calls.make("after")),
     )
+    # WHEN an event is dispatched
     outcome = dispatcher(plugin, metrics=metrics).process_event(make_event(12))
-    assert outcome.errors_ignored == ["0:flaky"] and not outcome.failed
+    # THEN the error is counted, the next callback runs, and the event counts as processed
+    assert calls.names == ["flaky", "after"]
+    assert outcome.errors_ignored == ["0:flaky"] and outcome.completed == ["1:after"] and not outcome.failed
     assert metrics.values[("p", "Failed")] == [1]
-    assert metrics.values[("p", "Processed")] == [1]
+    assert metrics.values[("p", "Processed")] == [1, 1]
 
 
 def test_a_crash_logs_the_traceback_but_never_local_variables(json_logs: LogLines) -> None:
@@ -225,6 +242,57 @@ def test_a_callback_without_script_credentials_fails_the_record_even_without_sto
     assert outcome.failed == ["0:cb"] and calls.names == []
     (error,) = json_logs.at("ERROR")
     assert "registered without a script name and key" in error["message"]
+
+
+class FailingStore(InMemoryPersistenceLayer):
+    """An idempotency store that is down (DynamoDB throttled or unreachable)."""
+
+    def _put_record(self, data_record: Any) -> None:
+        raise ConnectionError("dynamodb unreachable")
+
+
+class BusyStore(InMemoryPersistenceLayer):
+    """Every effect is "in progress" in another execution."""
+
+    def _put_record(self, data_record: Any) -> None:
+        busy = DataRecord(
+            idempotency_key=data_record.idempotency_key,
+            status="INPROGRESS",
+            expiry_timestamp=int(time.time() + 600),
+            in_progress_expiry_timestamp=int((time.time() + 60) * 1000),
+        )
+        self.records[data_record.idempotency_key] = busy
+        raise IdempotencyItemAlreadyExistsError(old_data_record=busy)
+
+
+@pytest.mark.parametrize(
+    ("first", "store", "logged"),
+    [
+        (
+            cb(None, None, Calls().make("unkeyed"), stopOnError=False),
+            None,
+            "registered without a script name",
+        ),
+        (cb("s", "k", Calls().make("busy")), BusyStore(), "already in progress"),
+        (cb("s", "k", Calls().make("unstored")), FailingStore(), "dynamodb unreachable"),
+    ],
+    ids=["no_script_user", "in_progress", "store_error"],
+)
+def test_a_callback_run_that_cannot_happen_stops_the_loop_and_fails_the_record(
+    first: Any, store: InMemoryPersistenceLayer | None, logged: str, json_logs: LogLines
+) -> None:
+    # GIVEN a first callback whose run fails for a reason outside the callback, then another one
+    calls = Calls()
+    plugin = make_plugin("p", first, cb("s", "k", calls.make("after")))
+    ledger = ledger_for(plugin, store) if store is not None else None
+    # WHEN an event arrives
+    with pytest.raises(EventFailed):
+        dispatcher(plugin, ledger=ledger).process_record(record(body_of(make_event(15))))
+    # THEN the later callback did not run and the reason is logged
+    assert calls.names == []
+    assert any(logged in line["message"] for line in json_logs.records())
+    (warning,) = [w for w in json_logs.at("WARNING") if "left in the queue" in w["message"]]
+    assert warning["not_run_callbacks"] == ["1:after"]
 
 
 # --- effect once -------------------------------------------------------------------------------------
@@ -269,7 +337,8 @@ def test_a_retry_runs_only_the_callbacks_that_did_not_complete() -> None:
     with pytest.raises(EventFailed):
         dispatch.process_record(record(body_of(make_event(21))))
     assert dispatch.process_record(record(body_of(make_event(21)))) == 21
-    assert calls.names == ["steady", "flaky", "ignored", "flaky"]
+    # The first try stops at flaky; the retry skips steady, runs flaky again, then the rest: in order.
+    assert calls.names == ["steady", "flaky", "flaky", "ignored"]
 
 
 def test_the_key_is_per_plugin_callback_and_event() -> None:
@@ -282,6 +351,21 @@ def test_the_key_is_per_plugin_callback_and_event() -> None:
     dispatcher(a, ledger=ledger_for(a, store)).process_event(make_event(31))
     assert calls.names == ["cb", "cb", "cb"]
     assert len(store.records) == 3
+
+
+def test_the_key_includes_the_site_so_two_sites_can_share_a_table() -> None:
+    # GIVEN two sites' dispatchers of the same plugin sharing one idempotency store
+    store, calls = InMemoryPersistenceLayer(), Calls()
+    plugin = make_plugin("p", cb("s", "k", calls.make("cb")))
+    for url in ("https://a.shotgrid.autodesk.com", "https://b.shotgrid.autodesk.com"):
+        dispatch = PluginDispatcher(
+            plugin, shotgun_url=url, connections=FakeConnections(), ledger=ledger_for(plugin, store)
+        )
+        # WHEN each site has its own event 32
+        dispatch.process_event(make_event(32))
+    # THEN both ran: the ids collide, the effects do not
+    assert calls.names == ["cb", "cb"]
+    assert len(store.records) == 2
 
 
 class Killed(BaseException):
@@ -338,21 +422,132 @@ def test_a_reference_is_re_read_from_fpt_by_id() -> None:
     full["meta"] = {"type": "attribute_change", "new_value": "x" * 300_000}
     message = encode_event(full)
     assert message.is_reference
-    connections.get(URL, _creds("s")).events[60] = {**full, "created_at": T0.replace(tzinfo=None)}
+    local = timezone(timedelta(hours=-8))  # the client hands back aware datetimes in local time
+    connections.get(URL, _creds("s")).events[60] = {**full, "created_at": T0.astimezone(local)}
 
     assert dispatcher(plugin, connections=connections).process_record(record(message.body)) == 60
     given = calls.seen[0][2]
     assert len(given["meta"]["new_value"]) == 300_000
-    assert given["created_at"] == T0
-    (find,) = [c for c in connections.clients["s"].calls if c[0] == "find_one"]
-    assert find[1][:2] == ("EventLogEntry", [["id", "is", 60]])
+    assert given["created_at"] == T0 and given["created_at"].utcoffset() == timedelta(0)  # as published
+    (find,) = [c for c in connections.clients["s"].calls if c[0] == "find"]
+    assert find[1][:2] == ("EventLogEntry", [["id", "in", [60]]])
 
 
-def test_a_reference_to_a_missing_event_fails_the_record() -> None:
+REFERENCE_61 = json.dumps({"type": "EventLogEntryReference", "id": 61, "created_at": "2026-11-27T12:00:00Z"})
+
+
+def test_a_reference_to_a_missing_event_fails_the_record_with_one_error_and_a_metric(
+    json_logs: LogLines,
+) -> None:
+    # GIVEN a reference to an event FPT does not return
+    metrics = RecordedMetrics()
     plugin = make_plugin("p", cb("s", "k", Calls().make("cb")))
-    body = json.dumps({"type": "EventLogEntryReference", "id": 61, "created_at": "2026-11-27T12:00:00Z"})
+    # WHEN it is processed THEN the record fails, and the log and the metrics say why
     with pytest.raises(LookupError, match="EventLogEntry 61"):
-        dispatcher(plugin).process_record(record(body))
+        dispatcher(plugin, metrics=metrics).process_record(record(REFERENCE_61, message_id="ref-61"))
+    (error,) = json_logs.at("ERROR")
+    assert (error["plugin"], error["event_id"], error["message_id"]) == ("p", 61, "ref-61")
+    assert "EventNotFound" in error["message"] and "EventLogEntry 61" in error["message"]
+    assert metrics.values[("p", "RecordFailures")] == [1]
+
+
+class FlakyConnections(FakeConnections):
+    """Clients whose event reads raise `errors` in turn before answering."""
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        super().__init__()
+        self.errors = errors
+
+    def get(self, url: str, credentials: Any) -> Any:
+        client = super().get(url, credentials)
+        answer = type(client).find
+
+        def find(*args: Any, **kwargs: Any) -> Any:
+            if self.errors:
+                raise self.errors.pop(0)
+            return answer(client, *args, **kwargs)
+
+        client.find = find  # type: ignore[method-assign]
+        return client
+
+
+def no_wait_retry(kinds: list[str]) -> RetryPolicy:
+    return RetryPolicy(attempts=3, sleep=lambda seconds: None, on_error=kinds.append)
+
+
+def test_a_transient_fpt_error_while_re_reading_is_retried_and_counted() -> None:
+    # GIVEN FPT times out once on the re-read of an oversize event
+    calls, kinds = Calls(), list[str]()
+    connections = FlakyConnections([TimeoutError("read timed out")])
+    connections.get(URL, _creds("s")).events[61] = make_event(61)
+    plugin = make_plugin("p", cb("s", "k", calls.make("cb")))
+    dispatch = PluginDispatcher(
+        plugin,
+        shotgun_url=URL,
+        connections=connections,
+        metrics=RecordedMetrics(),
+        retry=no_wait_retry(kinds),
+    )
+    # WHEN the reference is processed THEN the read is retried (and counted) and the callback runs
+    assert dispatch.process_record(record(REFERENCE_61)) == 61
+    assert calls.names == ["cb"] and kinds == ["timeout"]
+
+
+def test_fpt_failing_on_every_re_read_is_logged_and_counted(json_logs: LogLines) -> None:
+    # GIVEN FPT keeps timing out
+    kinds: list[str] = []
+    metrics = RecordedMetrics()
+    connections = FlakyConnections([TimeoutError("read timed out")] * 3)
+    plugin = make_plugin("p", cb("s", "k", Calls().make("cb")))
+    dispatch = PluginDispatcher(
+        plugin, shotgun_url=URL, connections=connections, metrics=metrics, retry=no_wait_retry(kinds)
+    )
+    # WHEN the reference is processed THEN the record fails with one ERROR line naming the reason
+    with pytest.raises(FptError):
+        dispatch.process_record(record(REFERENCE_61, message_id="m-61", group="Shot:9"))
+    assert kinds == ["timeout"] * 3
+    (error,) = json_logs.at("ERROR")
+    assert (error["plugin"], error["event_id"], error["message_id"], error["message_group"]) == (
+        "p",
+        61,
+        "m-61",
+        "Shot:9",
+    )
+    assert "FptError" in error["message"] and "read timed out" in error["message"]
+    assert metrics.values[("p", "RecordFailures")] == [1]
+
+
+def test_a_reference_for_a_plugin_without_script_user_is_logged_not_silent(json_logs: LogLines) -> None:
+    # GIVEN a plugin whose only callback was registered without script name and key
+    metrics = RecordedMetrics()
+    plugin = make_plugin("p", cb(None, None, Calls().make("cb")))
+    # WHEN a reference arrives THEN the record fails with one ERROR line and a metric
+    with pytest.raises(CallbackSetupError):
+        dispatcher(plugin, metrics=metrics).process_record(record(REFERENCE_61, message_id="m-61"))
+    (error,) = json_logs.at("ERROR")
+    assert (error["event_id"], error["message_id"]) == (61, "m-61")
+    assert "no callback registered with a script name and key" in error["message"]
+    assert metrics.values[("p", "RecordFailures")] == [1]
+
+
+def test_an_unexpected_error_outside_the_callbacks_is_logged_with_its_traceback(json_logs: LogLines) -> None:
+    # GIVEN a connection factory that breaks in a way nobody planned for
+    class Broken(FakeConnections):
+        def get(self, url: str, credentials: Any) -> Any:
+            raise RuntimeError("connection cache corrupted")
+
+    metrics = RecordedMetrics()
+    plugin = make_plugin("p", cb("s", "k", Calls().make("cb")))
+    # WHEN a reference is re-read THEN one ERROR line names the event, the message and the reason
+    with pytest.raises(RuntimeError):
+        dispatcher(plugin, metrics=metrics, connections=Broken()).process_record(
+            record(REFERENCE_61, message_id="m-61")
+        )
+    (error,) = json_logs.at("ERROR")
+    assert (error["event_id"], error["message_id"]) == (61, "m-61")
+    assert "RuntimeError: connection cache corrupted" in error["message"]
+    assert "Traceback" in error["exception"]
+    assert metrics.values[("p", "RecordFailures")] == [1]
 
 
 def _creds(name: str) -> Any:
@@ -378,8 +573,10 @@ def test_malformed_bodies_fail_with_a_clear_error(body: str, why: str, json_logs
         dispatcher(plugin, metrics=metrics).process_record(record(body, message_id="bad-1"))
     assert calls.names == []
     assert metrics.values[("p", "MalformedMessages")] == [1]
+    assert metrics.values[("p", "RecordFailures")] == [1]
     (error,) = json_logs.at("ERROR")
     assert error["message_id"] == "bad-1" and why in error["message"]
+    assert error["plugin"] == "p" and error["message_group"] == "Shot:1"
 
 
 def test_unknown_fields_and_odd_meta_are_passed_through() -> None:
@@ -450,6 +647,81 @@ def test_one_bad_record_does_not_affect_the_others() -> None:
     )
     assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     assert [s[2]["id"] for s in calls.seen] == [1, 3]
+
+
+def test_records_held_back_behind_a_failure_are_each_logged_with_what_they_wait_for(
+    json_logs: LogLines,
+) -> None:
+    # GIVEN a batch where shot 1's second event fails
+    def picky(sg: Any, logger: Any, event: dict[str, Any], args: Any) -> None:
+        if event["id"] == 2:
+            raise ValueError("shot 1 is broken")
+
+    metrics = RecordedMetrics()
+    plugin = make_plugin("p", cb("s", "k", picky))
+    # WHEN the batch is handled
+    response = dispatcher(plugin, metrics=metrics).handle_batch(
+        lambda_event(
+            ("m1", "Shot:1", make_event(1, ("Shot", 1))),
+            ("m2", "Shot:1", make_event(2, ("Shot", 1))),
+            ("m3", "Shot:1", make_event(3, ("Shot", 1))),
+            ("m4", "Shot:2", make_event(4, ("Shot", 2))),
+            ("m5", "Shot:1", make_event(5, ("Shot", 1))),
+        )
+    )
+    # THEN the records never run are failed too, and each is explained by one WARNING line
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == ["m2", "m3", "m5"]
+    held = [w for w in json_logs.at("WARNING") if "held back" in w["message"]]
+    assert [(w["message_id"], w["event_id"], w["message_group"]) for w in held] == [
+        ("m3", 3, "Shot:1"),
+        ("m5", 5, "Shot:1"),
+    ]
+    assert all((w["held_back_by_message_id"], w["held_back_by_event_id"]) == ("m2", 2) for w in held)
+    assert "behind failed message m2 (event 2)" in held[0]["message"]
+    assert metrics.values[("p", "RecordsHeldBack")] == [1, 1]
+    assert metrics.values[("p", "RecordFailures")] == [1]
+
+
+def test_a_malformed_record_holds_back_only_its_own_group(json_logs: LogLines) -> None:
+    # GIVEN a batch mixing good records with a non-JSON one (group Shot:1) and one without id (site)
+    calls = Calls()
+    plugin = make_plugin("p", cb("s", "k", calls.make("cb")))
+    # WHEN the batch is handled
+    response = dispatcher(plugin).handle_batch(
+        lambda_event(
+            ("m1", "Shot:1", make_event(1, ("Shot", 1))),
+            ("m2", "Shot:1", "{not json"),
+            ("m3", "Shot:2", make_event(3, ("Shot", 2))),
+            ("m4", "site", json.dumps({"event_type": "Shotgun_User_Login"})),
+            ("m5", "Shot:1", make_event(5, ("Shot", 1))),
+            ("m6", "site", make_event(6, None, project_id=None)),
+            ("m7", "Shot:2", make_event(7, ("Shot", 2))),
+        )
+    )
+    # THEN the other group proceeds, and the held-back ones are logged as held back
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == ["m2", "m4", "m5", "m6"]
+    assert [s[2]["id"] for s in calls.seen] == [1, 3, 7]
+    errors = json_logs.at("ERROR")
+    assert [e["message_id"] for e in errors] == ["m2", "m4"]
+    held = [w for w in json_logs.at("WARNING") if "held back" in w["message"]]
+    assert [(w["message_id"], w["event_id"], w["held_back_by_message_id"]) for w in held] == [
+        ("m5", 5, "m2"),
+        ("m6", 6, "m4"),
+    ]
+    assert held[0].get("held_back_by_event_id") is None and "(event unknown)" in held[0]["message"]
+
+
+def test_a_plugin_without_callbacks_consumes_its_events() -> None:
+    # GIVEN a plugin that registered no callbacks (switched off by its own toggle)
+    connections = FakeConnections()
+    plugin = Plugin(name="p", path=Path("p.py"))
+    # WHEN a batch arrives, an oversize reference included
+    response = dispatcher(plugin, connections=connections).handle_batch(
+        lambda_event(("m1", "Shot:1", make_event(1)), ("m2", "Shot:1", REFERENCE_61))
+    )
+    # THEN every record is processed (nothing to run, nothing re-read), none fails into the DLQ
+    assert response == {"batchItemFailures": []}
+    assert connections.requests == []
 
 
 def test_plugin_logs_are_structured_with_event_plugin_and_callback(json_logs: LogLines) -> None:

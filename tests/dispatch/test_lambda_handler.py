@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from functions.dispatch import app
-from shotgun_events.dispatch import DispatchFunction
+from shotgun_events.config import ConfigError, DispatchConfig
+from shotgun_events.dispatch import DispatchFunction, export_secret_env
 from shotgun_events.plugins import RecordedMetrics
 from tests.dispatch.support import (
     FakeLambdaContext,
@@ -33,6 +34,9 @@ SECRET_ID = "shotgun-events/plugins/e2e_plugin"
 PLUGIN = """
 import json
 import os
+import uuid
+
+LOADED_AS = str(uuid.uuid4())  # a new value each time the module is imported
 
 def registerCallbacks(reg):
     reg.setEmails("td@example.com")
@@ -55,6 +59,8 @@ def on_status(sg, logger, event, args):
             "aware": event["created_at"].tzinfo is not None,
             "seen": args["seen"],
             "from_env": os.environ.get("STUDIO_SETTING"),
+            "module": LOADED_AS,
+            "client": id(sg),
         }) + "\\n")
 """
 
@@ -119,7 +125,7 @@ def test_lambda_handler_end_to_end(deployment: dict[str, Any], json_logs: LogLin
     assert sorted(r["id"] for r in runs(deployment["output"])) == [1, 2]
     first = runs(deployment["output"])[0]
     assert first == {**first, "script": "e2e_script", "timeout": 12.0, "aware": True, "from_env": "7"}
-    assert [r["seen"] for r in runs(deployment["output"])] == [1, 2]  # args kept across invocations
+    assert [r["seen"] for r in runs(deployment["output"])] == [1, 2]  # args shared by the batch
     assert all(inv["response"] == {"batchItemFailures": []} for inv in driver.invocations)
     assert queue_event_ids(pipeline.sqs, pipeline.dlq_url) == []
 
@@ -137,6 +143,28 @@ def test_lambda_handler_end_to_end(deployment: dict[str, Any], json_logs: LogLin
     assert all(r["function_request_id"] == driver.context.aws_request_id for r in plugin_lines)
     assert "e2e-key-value" not in json_logs.text
     assert sum("setEmails" in r["message"] for r in json_logs.records()) == 1
+
+
+def test_the_dispatcher_plugin_and_client_survive_across_invocations(deployment: dict[str, Any]) -> None:
+    # GIVEN two matching events, delivered one per invocation (batch size 1)
+    put_secret(GOOD_SECRET)
+    pipeline = pipeline_with_events([make_event(1, ("Shot", 1)), make_event(2, ("Shot", 2))])
+    driver = LambdaSqsDriver(pipeline.sqs, pipeline.queue_url, app.lambda_handler, batch_size=1)
+
+    # WHEN the warm function is invoked twice
+    assert driver.poll() is not None
+    built = app.dispatch.dispatcher(DispatchConfig.from_env())
+    assert driver.poll() is not None
+    assert driver.poll() is None
+
+    # THEN it is two invocations of one cold start: same dispatcher, plugin module, args and FPT client
+    assert [len(i["event"]["Records"]) for i in driver.invocations] == [1, 1]
+    assert app.dispatch.dispatcher(DispatchConfig.from_env()) is built
+    first, second = runs(deployment["output"])
+    assert (first["seen"], second["seen"]) == (1, 2)
+    assert first["module"] == second["module"]
+    assert first["client"] == second["client"]
+    assert deployment["metrics"].total("e2e_plugin", "PluginLoadFailures") == 0
 
 
 def test_a_missing_secret_fails_the_records_until_it_exists_and_nothing_is_lost(
@@ -163,6 +191,8 @@ def test_a_missing_secret_fails_the_records_until_it_exists_and_nothing_is_lost(
         (["a", "list"], "is not a JSON object"),
         ({"SGDAEMON_E2E_NAME": {"nested": "e2e-key-value"}}, "value of SGDAEMON_E2E_NAME must be a string"),
         ({"bad name": "x"}, "is not an environment variable name"),
+        ({**GOOD_SECRET, "PLUGIN_NAME": "e2e-key-value"}, "PLUGIN_NAME is reserved"),
+        ({**GOOD_SECRET, "AWS_REGION": "e2e-key-value"}, "AWS_REGION is reserved"),
     ],
 )
 def test_a_malformed_secret_is_named_and_its_value_never_logged(
@@ -219,3 +249,43 @@ def test_an_unknown_plugin_name_is_a_clear_error(
     assert response is not None and len(response["batchItemFailures"]) == 1
     (error,) = json_logs.at("ERROR")
     assert "plugin 'not_deployed' not found in" in error["message"]
+
+
+RESERVED = [
+    "PLUGIN_NAME",
+    "PLUGIN_PATHS",
+    "SHOTGUN_URL",
+    "PLUGIN_SECRET_ID",
+    "IDEMPOTENCY_TABLE",
+    "USE_SESSION_UUID",
+    "SHOTGUN_TIMEOUT_SECONDS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "LAMBDA_TASK_ROOT",
+    "_X_AMZN_TRACE_ID",
+    "POWERTOOLS_SERVICE_NAME",
+    "_HANDLER",
+    "PATH",
+    "PYTHONPATH",
+    "LD_LIBRARY_PATH",
+]
+
+
+@pytest.mark.parametrize("name", RESERVED)
+def test_a_secret_cannot_set_the_functions_own_configuration_or_runtime(name: str) -> None:
+    # GIVEN a plugin secret that also sets a name the function or its runtime relies on
+    environ: dict[str, str] = {}
+    values = {"SGDAEMON_X_NAME": "x", name: "hidden-value-123"}
+    # WHEN it is exported THEN it is refused, naming the secret and the key but never the value
+    with pytest.raises(ConfigError) as refused:
+        export_secret_env(values, "studio/secret", environ)
+    assert "'studio/secret'" in str(refused.value) and f"{name} is reserved" in str(refused.value)
+    assert "hidden-value-123" not in str(refused.value)
+    assert environ == {}  # nothing is exported from a refused secret
+
+
+@pytest.mark.parametrize("name", ["SGDAEMON_AWS_KEY", "MY_PATH", "aws_bucket", "STUDIO_LAMBDA_X"])
+def test_plugin_names_that_only_look_alike_are_exported(name: str) -> None:
+    environ: dict[str, str] = {}
+    assert export_secret_env({name: "v"}, "studio/secret", environ) == [name]
+    assert environ == {name: "v"}

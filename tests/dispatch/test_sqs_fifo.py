@@ -14,6 +14,7 @@ from shotgun_events.plugins import RecordedMetrics, filter_policy
 from tests.dispatch.support import (
     FakeConnections,
     LambdaSqsDriver,
+    LogLines,
     create_idempotency_table,
     create_plugin_pipeline,
     publish,
@@ -61,7 +62,7 @@ def shot_event(event_id: int, shot: int, attribute: str = "sg_status_list") -> d
 
 @pytest.mark.parametrize("raw_delivery", [True, False])
 def test_a_failing_event_retries_then_lands_in_the_dlq_while_other_entities_proceed(
-    raw_delivery: bool,
+    raw_delivery: bool, json_logs: LogLines
 ) -> None:
     recorder = Recorder(fail_ids={2})
     dispatch = build(recorder)
@@ -82,6 +83,11 @@ def test_a_failing_event_retries_then_lands_in_the_dlq_while_other_entities_proc
     shot1 = [i for i in recorder.runs if i in (1, 2, 4)]
     assert shot1[:4] == [1, 2, 2, 2]
     assert sorted(set(dead) | set(shot1)) == [1, 2, 4]
+    # Every event in the DLQ is explained in the log: the failed one, and any held back behind it.
+    explained = {r.get("event_id") for r in json_logs.records() if r["level"] in ("WARNING", "ERROR")}
+    assert set(dead) <= explained
+    held_back = [r for r in json_logs.at("WARNING") if "held back" in r["message"]]
+    assert all(r["held_back_by_event_id"] == 2 and r["message_group"] == "Shot:1" for r in held_back)
 
 
 def test_per_entity_order_is_kept_across_many_entities_and_batches() -> None:

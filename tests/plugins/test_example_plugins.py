@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from shotgun_events.emulator import FieldDef
+from shotgun_events.events import EVENT_FIELDS
 from shotgun_events.testing import PluginHarness
 from tests.dispatch.support import LogLines
 
@@ -246,6 +247,21 @@ def test_log_args_logs_every_event(plugin_harness: Harness, json_logs: LogLines)
     assert h.writes == []
 
 
+def test_the_harness_hands_an_oversize_event_over_in_full_as_re_read(
+    plugin_harness: Harness, json_logs: LogLines
+) -> None:
+    # GIVEN a change whose event is too large to publish (dispatch re-reads it from FPT by id)
+    h = plugin_harness(PLUGINS / "logArgs.py")
+    shot, _ = shot_with_tasks(h)
+    h.update("Shot", shot["id"], {"description": "x" * 300_000})
+    # WHEN it is delivered
+    h.deliver()
+    # THEN the plugin got the full event with the fields a re-read returns
+    (line,) = [r for r in json_logs.records() if r.get("logger") == "plugin.logArgs.logArgs"]
+    assert len(line["event"]["meta"]["new_value"]) == 300_000
+    assert sorted(line["event"]) == sorted([*EVENT_FIELDS, "type"])
+
+
 # --- field_to_field, init_entity, datestamp ----------------------------------------------------------------
 
 
@@ -285,6 +301,26 @@ def test_datestamp_stamps_the_start_date_once(plugin_harness: Harness) -> None:
     h.deliver()
     today = datetime.now(UTC).date().isoformat()
     assert [(w.entity_id, w.fields) for w in h.writes] == [(tasks["Comp"]["id"], {"start_date": today})]
+
+
+def test_datestamp_a_transient_schema_error_is_retried_not_cached_as_no_field(
+    plugin_harness: Harness, fpt_emulator: Any
+) -> None:
+    # GIVEN FPT answers the datestamp's schema read with a 503 once
+    h = plugin_harness(PLUGINS / "datestamp.py")
+    _, tasks = shot_with_tasks(h, tasks={"Comp": ("rdy", None)})
+    fpt_emulator.faults.fail_next(1, "503", method="schema_field_read")
+    h.update("Task", tasks["Comp"]["id"], {"sg_status_list": "ip"})
+    (event,) = h.new_events()
+
+    # WHEN the event is delivered, fails, and is delivered again (the SQS retry)
+    h.deliver()
+    assert h.failures == [f"{event['id']}:0:datestamp"]
+    h.dispatch(event)
+
+    # THEN the retry asks the schema again and stamps the date: the 503 was not taken for "no field"
+    assert [w.fields for w in h.writes] == [{"start_date": datetime.now(UTC).date().isoformat()}]
+    assert h.plugin.registrations[0].args["fields_checked"] == {"Task.start_date": True}
 
 
 def test_datestamp_skips_a_rule_whose_field_the_site_lacks_then_uses_it_once_added(

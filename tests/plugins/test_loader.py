@@ -98,7 +98,6 @@ BROKEN = {
         "def registerCallbacks(reg):\n    reg.registerCallback('n', 'k', print, ['Shotgun_Task_Change'])\n",
         "raised in registerCallbacks: TypeError: matchEvents must be a dict or None",
     ),
-    "none_registered": ("def registerCallbacks(reg):\n    pass\n", "registered no callbacks"),
 }
 
 
@@ -123,9 +122,36 @@ def test_a_broken_plugin_is_disabled_with_one_error_and_a_metric(
     assert len(errors) == 1
     assert errors[0]["plugin"] == case
     assert errors[0]["message"].startswith(f"plugin {case} disabled: {reason}")
-    assert ("exception" in errors[0]) is (
-        case not in ("no_register", "register_not_callable", "none_registered")
-    )
+    assert ("exception" in errors[0]) is (case not in ("no_register", "register_not_callable"))
+
+
+TOGGLED = """
+import os
+
+def registerCallbacks(reg):
+    if not os.environ.get("TOGGLED_PLUGIN_ENABLED"):
+        reg.logger.info("switched off on this site")
+        return
+    reg.registerCallback("n", "k", print)
+"""
+
+
+def test_a_plugin_that_registers_no_callbacks_loads_active_with_one_warning(
+    tmp_path: Path, json_logs: LogLines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a plugin switched off by its own environment toggle (a harmless no-op in the daemon)
+    monkeypatch.delenv("TOGGLED_PLUGIN_ENABLED", raising=False)
+    write(tmp_path, "toggled.py", TOGGLED)
+    metrics = RecordedMetrics()
+    # WHEN it is loaded
+    plugin = load_named_plugin("toggled", [tmp_path], metrics)
+    # THEN it is active with no callbacks, one warning says so, and it is no load failure
+    assert plugin.active and plugin.error is None and plugin.registrations == []
+    assert metrics.values == {}
+    assert json_logs.at("ERROR") == []
+    (warning,) = json_logs.at("WARNING")
+    assert warning["message"] == "plugin toggled registered no callbacks: it ignores every event"
+    assert warning["plugin"] == "toggled"
 
 
 def test_the_non_callable_error_never_shows_the_value(
