@@ -5,6 +5,7 @@ Every error names the variable that is wrong, so a bad deployment is diagnosed f
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,6 +13,11 @@ from typing import TypeVar
 from urllib.parse import urlparse
 
 T = TypeVar("T")
+
+# The backlog lives in one DynamoDB item (400 KB). Deadlines are whole seconds, so an hour's timeout
+# means at most 3,601 distinct ones: with 20,000 scattered ids that is the most that surely fits.
+MAX_BACKLOG_LIMIT = 20_000
+MAX_BACKLOG_TIMEOUT = 3600.0
 
 
 class ConfigError(ValueError):
@@ -25,7 +31,14 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], minimum: float) -> T:
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: T,
+    parse: Callable[[str], T],
+    minimum: float,
+    maximum: float = math.inf,
+) -> T:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -33,18 +46,21 @@ def _number(env: Mapping[str, str], name: str, default: T, parse: Callable[[str]
         value = parse(raw)
     except ValueError:
         raise ConfigError(f"environment variable {name}={raw!r} is not a number") from None
-    if value < minimum:  # type: ignore[operator]
-        raise ConfigError(f"environment variable {name}={raw!r} must be at least {minimum}")
+    if not math.isfinite(value):  # type: ignore[arg-type]
+        raise ConfigError(f"environment variable {name}={raw!r} is not a finite number")
+    if not minimum <= value <= maximum:  # type: ignore[operator]
+        raise ConfigError(f"environment variable {name}={raw!r} must be between {minimum} and {maximum}")
     return value
 
 
 def site_url(env: Mapping[str, str]) -> str:
-    """`SHOTGUN_URL`, checked to be an http(s) URL and normalised without a trailing slash."""
+    """`SHOTGUN_URL`, checked to be an http(s) URL, normalised: scheme and host in lower case and no
+    trailing slash, so one site always finds its one state item however the URL is spelled."""
     url = _required(env, "SHOTGUN_URL").rstrip("/")
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"environment variable SHOTGUN_URL={url!r} is not an http(s) URL")
-    return url
+    return parsed._replace(scheme=parsed.scheme.lower(), netloc=parsed.netloc.lower()).geturl()
 
 
 @dataclass(frozen=True)
@@ -72,9 +88,9 @@ class PollerConfig:
             state_table=_required(env, "STATE_TABLE"),
             topic_arn=_required(env, "EVENTS_TOPIC_ARN"),
             poll_interval=_number(env, "POLL_INTERVAL_SECONDS", 2.0, float, 0),
-            backlog_timeout=_number(env, "BACKLOG_TIMEOUT_SECONDS", 300.0, float, 0),
+            backlog_timeout=_number(env, "BACKLOG_TIMEOUT_SECONDS", 300.0, float, 0, MAX_BACKLOG_TIMEOUT),
             page_size=page_size,
-            max_backlog=_number(env, "MAX_BACKLOG", 10_000, int, 0),
+            max_backlog=_number(env, "MAX_BACKLOG", 10_000, int, 0, MAX_BACKLOG_LIMIT),
             fpt_timeout=_number(env, "SHOTGUN_TIMEOUT_SECONDS", 30.0, float, 1),
             safety_margin=_number(env, "SAFETY_MARGIN_SECONDS", 10.0, float, 0),
         )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from shotgun_events.events import Event
+from shotgun_events.events import Event, created_epoch
+
+BY_ID_CHUNK = 500  # ids per `id in [...]` read: FPT's page size, whatever PAGE_SIZE is
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,8 @@ class PassResult:
     state: PollState
     to_publish: list[Event]  # id order
     given_up: list[int]  # backlog ids whose deadline passed: "never arrived"
-    overflow: list[range]  # gap ids dropped because the backlog was full (oldest first)
-    stale_gaps: int  # gap ids not waited on because the events around them are old
-
-
-def _created_epoch(event: Event) -> float | None:
-    created = event.get("created_at")
-    if isinstance(created, datetime):
-        aware = created if created.tzinfo else created.replace(tzinfo=UTC)
-        return aware.timestamp()
-    return None
+    overflow: list[range]  # gap ids dropped because the backlog was full (earliest deadline first)
+    stale_gaps: int  # gap ids given one last by-id read only, because the events around them are old
 
 
 def advance(
@@ -64,38 +56,28 @@ def advance(
             publish[event["id"]] = event
 
     cursor = state.cursor
-    new_gaps: list[range] = []
+    new_gaps: list[tuple[range, float]] = []
     stale_gaps = 0
     for event in sorted((e for e in page if e["id"] > state.cursor), key=lambda e: e["id"]):
         if event["id"] <= cursor:
             continue  # a duplicate row in the page
         missing = range(cursor + 1, event["id"])
-        created = _created_epoch(event)
-        if created is not None and created + timeout < now:
-            # Catching up: an id missing before an event older than the timeout is a rolled-back
-            # change, not an open one; the daemon's rule would expire it anyway.
+        created = created_epoch(event)
+        if missing and created is not None and created + timeout < now:
+            # Catching up: an id missing before an event older than the timeout is almost surely a
+            # rolled-back change. It gets one last by-id read (next pass), not the full wait.
             stale_gaps += len(missing)
-        else:
-            new_gaps.append(missing)
+            new_gaps.append((missing, now))
+        elif missing:
+            new_gaps.append((missing, now + timeout))
         publish[event["id"]] = event
         cursor = event["id"]
 
-    given_up = sorted(i for i, deadline in backlog.items() if deadline <= now)
+    given_up = sorted(i for i, deadline in backlog.items() if deadline < now)
     for event_id in given_up:
         del backlog[event_id]
 
-    # Ranges, not lists: a gap after a long outage can be millions of ids wide.
-    excess = max(0, sum(map(len, new_gaps)) - max(0, max_backlog - len(backlog)))
-    overflow: list[range] = []
-    deadline = now + timeout
-    for gap in new_gaps:  # drop the oldest gaps first: they are the likeliest to be dead
-        dropped = min(excess, len(gap))
-        if dropped:
-            overflow.append(gap[:dropped])
-            excess -= dropped
-        for event_id in gap[dropped:]:
-            backlog[event_id] = deadline
-
+    overflow = _fit(backlog, new_gaps, max_backlog)
     return PassResult(
         state=PollState(cursor=cursor, backlog=backlog),
         to_publish=[publish[i] for i in sorted(publish)],
@@ -105,16 +87,31 @@ def advance(
     )
 
 
-def backlog_chunks(state: PollState, size: int) -> list[list[int]]:
+def _fit(backlog: dict[int, float], new_gaps: list[tuple[range, float]], max_backlog: int) -> list[range]:
+    """Add the new gaps to `backlog` within `max_backlog` ids; return what did not fit.
+
+    The ids with the earliest deadline go first: they have waited longest and are the likeliest to
+    be dead, while a fresh gap is the likeliest to commit. Gaps stay ranges until they are kept, as
+    one after a long outage can be millions of ids wide.
+    """
+    excess = len(backlog) + sum(len(gap) for gap, _ in new_gaps) - max_backlog
+    overflow: list[range] = []
+    if excess > 0:
+        for event_id in sorted(backlog, key=lambda i: (backlog[i], i))[:excess]:
+            del backlog[event_id]
+            overflow.append(range(event_id, event_id + 1))
+            excess -= 1
+    for gap, deadline in sorted(new_gaps, key=lambda g: (g[1], g[0].start)):
+        dropped = max(0, min(excess, len(gap)))
+        if dropped:
+            overflow.append(gap[:dropped])
+            excess -= dropped
+        for event_id in gap[dropped:]:
+            backlog[event_id] = deadline
+    return overflow
+
+
+def backlog_chunks(state: PollState, size: int = BY_ID_CHUNK) -> list[list[int]]:
     """Backlog ids in `id in [...]` reads of at most `size` ids each."""
     ids = sorted(state.backlog)
     return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
-def state_to_record(state: PollState) -> dict[str, Any]:
-    return {"cursor": state.cursor, "backlog": {str(k): v for k, v in sorted(state.backlog.items())}}
-
-
-def state_from_record(record: Mapping[str, Any]) -> PollState:
-    backlog = record.get("backlog") or {}
-    return PollState(cursor=int(record["cursor"]), backlog={int(k): float(v) for k, v in backlog.items()})

@@ -1,8 +1,10 @@
 """Importing the classic shotgunEvents daemon's state file (a pickle), to switch over without a gap.
 
 The daemon pickles `{collection path: {plugin name: state}}` where a plugin's state is its last
-event id, or `(last id, backlog)` with the backlog `{event id: expiry datetime}`. Only those types
-are unpickled: the file is read with an allow-list, never as arbitrary code.
+event id, or `(last id, backlog)` with the backlog `{event id: expiry datetime}` (naive, the
+daemon host's local time). Python 3 daemons write protocol 2, Python 2 ones protocol 0 or 2 with
+byte strings, read here as latin-1. Only those types are unpickled: the file is read with an
+allow-list, never as arbitrary code.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from typing import Any
 
 from shotgun_events.cursor import PollState
 
-_ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
+# Protocol 2 and later pickle a datetime's bytes through `_codecs.encode`.
+_ALLOWED = {
+    ("datetime", "datetime"),
+    ("datetime", "timezone"),
+    ("datetime", "timedelta"),
+    ("_codecs", "encode"),
+}
 
 
 class DaemonStateError(ValueError):
@@ -36,7 +44,7 @@ def read_daemon_state(path: Path, now: float) -> PollState:
     if not raw:
         raise DaemonStateError(f"daemon state file {path} is empty")
     try:
-        data = _SafeUnpickler(io.BytesIO(raw)).load()
+        data = _SafeUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except DaemonStateError:
         raise
     except Exception as exc:

@@ -74,22 +74,32 @@ def _link(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and value.get("type") and value.get("id") is not None else None
 
 
-def entity_type(event: Event) -> str | None:
-    """The event's entity type: its entity link, else the one `meta` names."""
+def _entity_ref(event: Event) -> tuple[str, Any] | None:
+    """(type, id) of the event's entity: its link, else what `meta` names.
+
+    FPT reads a link to a retired entity as null, so an entity's Change and Retirement events
+    may carry `entity: null`; `meta` still names the entity, which keeps them in one group.
+    """
     entity = _link(event.get("entity"))
     if entity:
-        return str(entity["type"])
+        return str(entity["type"]), entity["id"]
     meta = event.get("meta")
     if isinstance(meta, dict) and isinstance(meta.get("entity_type"), str) and meta["entity_type"]:
-        return meta["entity_type"]
+        return meta["entity_type"], meta.get("entity_id")
     return None
+
+
+def entity_type(event: Event) -> str | None:
+    """The event's entity type: its entity link, else the one `meta` names."""
+    ref = _entity_ref(event)
+    return ref[0] if ref else None
 
 
 def group_id(event: Event) -> str:
     """One entity's events run in order; entity-less events group by project, else site-wide."""
-    entity = _link(event.get("entity"))
-    if entity:
-        return f"{entity['type']}:{entity['id']}"
+    ref = _entity_ref(event)
+    if ref and ref[1] is not None:
+        return f"{ref[0]}:{ref[1]}"
     project = _link(event.get("project"))
     if project:
         return f"Project:{project['id']}"
@@ -120,6 +130,14 @@ def format_created_at(value: Any) -> Any:
     return value
 
 
+def created_epoch(event: Event) -> float | None:
+    """`created_at` as epoch seconds (a naive datetime is taken as UTC), or None when not a date."""
+    created = event.get("created_at")
+    if isinstance(created, datetime):
+        return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
 def parse_created_at(value: Any) -> Any:
     """ISO-8601 text back to a timezone-aware datetime; text that is not a date is returned as is."""
     if isinstance(value, str):
@@ -146,7 +164,8 @@ def encode_event(event: Event) -> EventMessage:
     attributes = message_attributes(event)
     message = EventMessage(
         event_id=event_id,
-        body=json.dumps(body, default=_json_default, ensure_ascii=False, separators=(",", ":")),
+        # ASCII escapes: a lone surrogate or U+FFFE in FPT text can neither be UTF-8 encoded nor sent to SQS.
+        body=json.dumps(body, default=_json_default, separators=(",", ":")),
         attributes=attributes,
         group_id=group_id(event),
     )

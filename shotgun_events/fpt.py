@@ -60,6 +60,10 @@ class SecretReader:
             raise ConfigError(f"secret {secret_id!r} is not a JSON object")
         return value
 
+    def forget(self) -> None:
+        """Drop cached values: after an authentication failure the key may have been rotated."""
+        self._provider.clear_cache()
+
     def script_credentials(self, secret_id: str) -> ScriptCredentials:
         """A `{"script_name", "api_key"}` secret (DESIGN §4) as credentials."""
         value = self.read_json(secret_id)
@@ -103,27 +107,33 @@ def classify(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, shotgun_api3.AuthenticationFault):
         return "auth", False
     if isinstance(exc, shotgun_api3.ProtocolError):
-        return "http_5xx", exc.errcode >= 500
+        if exc.errcode == 429:
+            return "throttled", True
+        return ("http_5xx", True) if exc.errcode >= 500 else ("http_4xx", False)
     if isinstance(exc, TimeoutError):
         return "timeout", True
     if isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError):
         return "disconnected", True
-    if isinstance(exc, OSError | http.client.HTTPException):
-        return "unreachable", True
-    if type(exc).__name__ == "ServerNotFoundError":  # httplib2's DNS failure, bundled in shotgun_api3
-        return "unreachable", True
-    if isinstance(exc, shotgun_api3.Fault):
-        return "fault", False
+    if isinstance(exc, OSError | http.client.HTTPException) or type(exc).__name__ == "ServerNotFoundError":
+        return "unreachable", True  # ServerNotFoundError: httplib2's DNS failure, bundled in shotgun_api3
+    if isinstance(exc, ValueError):
+        return "bad_response", True  # not JSON: a proxy's error page, a truncated answer
     return "fault", False
 
 
 @dataclass
 class RetryPolicy:
-    """Exponential backoff with jitter, bounded by attempts and by the time the caller has left."""
+    """Exponential backoff with jitter, bounded by attempts and by the time the caller has left.
+
+    `attempt_timeout` is how long one attempt may take (the client's timeout): no attempt starts
+    that could not finish within `time_left()`, so a hanging site ends in a clear `FptError`
+    rather than the Lambda being killed mid-call.
+    """
 
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 8.0
+    attempt_timeout: float = 0.0
     sleep: Callable[[float], None] = time.sleep
     on_error: Callable[[str], None] = lambda kind: None
 
@@ -135,7 +145,7 @@ class RetryPolicy:
                 kind, transient = classify(exc)
                 self.on_error(kind)
                 delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                out_of_time = time_left is not None and time_left() < delay
+                out_of_time = time_left is not None and time_left() < delay + self.attempt_timeout
                 if not transient or attempt == self.attempts or out_of_time:
                     raise FptError(kind, f"FPT {operation} failed ({kind}): {_describe(exc)}") from exc
                 logger.warning(

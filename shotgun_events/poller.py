@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shotgun_events.config import PollerConfig
 from shotgun_events.cursor import PassResult, PollState, advance, backlog_chunks
 from shotgun_events.event_log import EventLog
-from shotgun_events.events import Event, EventMessage, encode_event
+from shotgun_events.events import Event, EventMessage, created_epoch, encode_event
 from shotgun_events.observability import logger, metrics
 from shotgun_events.publisher import Publisher
 from shotgun_events.state_store import StateConflict, StateStore, VersionedState
@@ -60,7 +60,8 @@ def load_or_start(deps: PollerDeps) -> VersionedState:
     if current is not None:
         return current
     newest = deps.event_log.newest_id() or 0
-    logger.info("no poller state: starting after the newest event", extra={"cursor": newest})
+    # Loud on purpose: anything before this id is skipped (`shotgun-events init-state` sets another start).
+    logger.warning("no poller state: starting after the newest event", extra={"cursor": newest})
     state = PollState(cursor=newest)
     return VersionedState(state=state, version=deps.store.save(state, None))
 
@@ -69,13 +70,13 @@ def run_pass(
     deps: PollerDeps, config: PollerConfig, current: VersionedState
 ) -> tuple[VersionedState, PassResult, bool]:
     """One fetch -> publish -> commit; the committed state, what the pass did, and if the page was full."""
+    now = deps.clock()  # before the reads: an id read before its deadline is never given up
     found: list[Event] = []
-    chunks = backlog_chunks(current.state, config.page_size)
+    chunks = backlog_chunks(current.state)
     for chunk in chunks:
         found.extend(deps.event_log.by_ids(chunk))
     page = deps.event_log.after(current.state.cursor, config.page_size)
     metrics.add_metric(name="FptReads", unit=MetricUnit.Count, value=len(chunks) + 1)
-    now = deps.clock()
     result = advance(current.state, page, found, now, config.backlog_timeout, config.max_backlog)
 
     deps.publisher.publish([_encode(event) for event in result.to_publish])
@@ -109,17 +110,19 @@ def _report(result: PassResult, now: float, backlog_found: int) -> None:
             extra={"event_id": gap.start, "last_event_id": gap.stop - 1, "count": len(gap)},
         )
     if result.stale_gaps:
-        logger.info("ids missing before old events were not waited on", extra={"count": result.stale_gaps})
+        logger.info(
+            "ids missing before old events get one last read, not the full wait",
+            extra={"count": result.stale_gaps},
+        )
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(result.to_publish))
     metrics.add_metric(name="BacklogSize", unit=MetricUnit.Count, value=len(result.state.backlog))
     metrics.add_metric(name="EventsGivenUp", unit=MetricUnit.Count, value=len(result.given_up))
     overflowed = sum(map(len, result.overflow))
     if overflowed:
         metrics.add_metric(name="BacklogOverflow", unit=MetricUnit.Count, value=overflowed)
-    newest = result.to_publish[-1] if result.to_publish else None
-    if newest is not None and isinstance(newest.get("created_at"), datetime):
-        lag = max(0.0, now - newest["created_at"].timestamp())
-        metrics.add_metric(name="LagSeconds", unit=MetricUnit.Seconds, value=lag)
+    newest_created = created_epoch(result.to_publish[-1]) if result.to_publish else None
+    if newest_created is not None:
+        metrics.add_metric(name="LagSeconds", unit=MetricUnit.Seconds, value=max(0.0, now - newest_created))
     if result.to_publish:
         logger.info(
             "published events",

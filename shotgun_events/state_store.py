@@ -1,13 +1,17 @@
 """The poller's state in DynamoDB: one item per site, written with optimistic locking.
 
-The item holds the cursor, the backlog (JSON text: 10,000 ids fit well inside DynamoDB's 400 KB
-item limit) and a version. Every write is conditional on the version read, so of two pollers
+The item holds the cursor, the backlog and a version. The backlog is JSON text grouped by deadline
+as runs of consecutive ids (`{"<deadline s>": [start, count, start, count, ...]}`): gaps come in
+runs that share a deadline, so a typical backlog is a few bytes and even 20,000 scattered ids stay
+far inside DynamoDB's 400 KB item limit. Every write is conditional on the version read, so of two pollers
 running at once one loses its write cleanly and stops; the state never goes back.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import boto3
 from botocore.exceptions import ClientError
 
-from shotgun_events.cursor import PollState, state_from_record, state_to_record
+from shotgun_events.cursor import PollState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,6 +45,26 @@ class StateStore(Protocol):
     def save(self, state: PollState, expected_version: int | None) -> int: ...
 
 
+def encode_backlog(backlog: Mapping[int, float]) -> str:
+    """Runs of consecutive ids per deadline (rounded up to the second: never waits less)."""
+    runs: dict[int, list[int]] = {}
+    for event_id in sorted(backlog):
+        run = runs.setdefault(math.ceil(backlog[event_id]), [])
+        if run and run[-2] + run[-1] == event_id:
+            run[-1] += 1
+        else:
+            run += [event_id, 1]
+    return json.dumps({str(d): run for d, run in sorted(runs.items())}, separators=(",", ":"))
+
+
+def decode_backlog(text: str) -> dict[int, float]:
+    backlog: dict[int, float] = {}
+    for deadline, run in json.loads(text).items():
+        for start, count in zip(run[::2], run[1::2], strict=True):
+            backlog.update(dict.fromkeys(range(start, start + count), float(deadline)))
+    return backlog
+
+
 def state_key(site_url: str) -> str:
     """The partition key of a site's poller state (`pk`, DESIGN §4)."""
     return f"poller#{site_url.rstrip('/')}"
@@ -61,8 +85,8 @@ class DynamoDBStateStore:
         if item is None:
             return None
         try:
-            record = {"cursor": item["cursor"]["N"], "backlog": json.loads(item["backlog"]["S"])}
-            return VersionedState(state=state_from_record(record), version=int(item["version"]["N"]))
+            state = PollState(cursor=int(item["cursor"]["N"]), backlog=decode_backlog(item["backlog"]["S"]))
+            return VersionedState(state=state, version=int(item["version"]["N"]))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise StateCorrupt(
                 f"state item {self._key!r} in table {self._table!r} is malformed"
@@ -71,12 +95,11 @@ class DynamoDBStateStore:
 
     def save(self, state: PollState, expected_version: int | None) -> int:
         """Write `state` if nobody else wrote since `expected_version` (None: the item must not exist)."""
-        record = state_to_record(state)
         version = (expected_version or 0) + 1
         item = {
             "pk": {"S": self._key},
-            "cursor": {"N": str(record["cursor"])},
-            "backlog": {"S": json.dumps(record["backlog"], separators=(",", ":"))},
+            "cursor": {"N": str(state.cursor)},
+            "backlog": {"S": encode_backlog(state.backlog)},
             "version": {"N": str(version)},
             "updated_at": {"S": datetime.now(UTC).isoformat()},
         }

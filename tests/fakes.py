@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -99,3 +100,32 @@ class InMemoryStateStore:
         self.item = VersionedState(state, version)
         self.history.append(state)
         return version
+
+
+class Recording:
+    """Forwards to a real (moto) client and records each call's keyword arguments and outcome."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.outcomes: list[tuple[str, bool]] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**kwargs: Any) -> Any:
+            try:
+                result = method(**kwargs)
+            except Exception:
+                self._record(name, kwargs, False)
+                raise
+            self._record(name, kwargs, True)
+            return result
+
+        return call
+
+    def _record(self, name: str, kwargs: dict[str, Any], ok: bool) -> None:
+        with self._lock:
+            self.calls.append((name, kwargs))
+            self.outcomes.append((name, ok))

@@ -8,13 +8,13 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shotgun_events.config import ConfigError, PollerConfig
+from shotgun_events.config import PollerConfig
 from shotgun_events.event_log import FptEventLog
 from shotgun_events.fpt import FptConnections, FptError, RetryPolicy, SecretReader
 from shotgun_events.observability import count_fpt_error, logger, metrics, tracer
 from shotgun_events.poller import PollerDeps, poll
-from shotgun_events.publisher import PublishError, SnsPublisher
-from shotgun_events.state_store import DynamoDBStateStore, StateCorrupt
+from shotgun_events.publisher import SnsPublisher
+from shotgun_events.state_store import DynamoDBStateStore
 
 
 @cache
@@ -35,19 +35,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 
+    config: PollerConfig | None = None
     try:
         config = PollerConfig.from_env()
         secrets, connections, dynamodb, sns = _adapters(config.fpt_timeout)
         sg = connections.get(config.shotgun_url, secrets.script_credentials(config.secret_id))
+        margin = config.safety_margin
+        retry = RetryPolicy(attempt_timeout=config.fpt_timeout, on_error=count_fpt_error)
         deps = PollerDeps(
-            event_log=FptEventLog(sg, RetryPolicy(on_error=count_fpt_error), time_left),
+            event_log=FptEventLog(sg, retry, lambda: time_left() - margin),
             store=DynamoDBStateStore(config.state_table, config.shotgun_url, dynamodb),
             publisher=SnsPublisher(config.topic_arn, sns),
         )
         summary = poll(deps, config, time_left)
-    except (ConfigError, FptError, PublishError, StateCorrupt) as exc:
+    except Exception as exc:
         # One clear line naming what is wrong; the cursor stays where the last commit left it.
         logger.error(f"poller stopped: {exc}", extra={"error_type": type(exc).__name__})
+        if isinstance(exc, FptError) and exc.kind == "auth" and config is not None:
+            _adapters(config.fpt_timeout)[0].forget()  # a rotated key is read afresh next time
         raise
     return {
         "passes": summary.passes,

@@ -17,7 +17,7 @@ from shotgun_events.poller import PollerDeps, initialise, load_or_start, poll, r
 from shotgun_events.publisher import SnsPublisher
 from shotgun_events.state_store import DynamoDBStateStore, StateConflict, VersionedState
 from tests.aws import Pipeline, create_pipeline, delivered_ids, drain
-from tests.fakes import CollectingPublisher, FakeClock, InMemoryEventLog
+from tests.fakes import CollectingPublisher, FakeClock, InMemoryEventLog, Recording, kwargs_of
 from tests.helpers import load_event, make_event
 
 SITE = "https://studio.example.com"
@@ -86,9 +86,11 @@ def test_explicit_start_id_replays_from_there(pipeline: Pipeline, clock: FakeClo
 def test_late_backlog_event_published_once_and_nothing_after_it_again(
     pipeline: Pipeline, clock: FakeClock
 ) -> None:
-    # The daemon's bug 1 (backlog replays).
+    # The daemon's bug 1 (backlog replays). What reaches SNS is recorded before moto's FIFO dedup,
+    # which would otherwise hide a replay.
     log = InMemoryEventLog(clock)
-    deps = deps_for(pipeline, log, clock)
+    sns = Recording(pipeline.sns)
+    deps = deps_for(pipeline, log, clock, publisher=SnsPublisher(pipeline.topic_arn, sns))
     start_at(deps, 0)
     log.add(event_at(clock, 1))
     log.add(event_at(clock, 2, ("Shot", 2)), visible_at=clock.now + 30)  # an open transaction
@@ -99,6 +101,12 @@ def test_late_backlog_event_published_once_and_nothing_after_it_again(
     one_pass(deps, config())
     one_pass(deps, config())
     assert delivered_ids(drain(pipeline.sqs, pipeline.queue_url)) == [1, 3, 4, 5, 6, 7, 8, 9, 10, 2]
+    sent = [
+        int(e["MessageDeduplicationId"])
+        for k in kwargs_of(sns.calls, "publish_batch")
+        for e in k["PublishBatchRequestEntries"]
+    ]
+    assert sorted(sent) == list(range(1, 11))  # each sent once: nothing replayed
 
 
 def test_events_after_an_open_gap_are_not_stalled(pipeline: Pipeline, clock: FakeClock) -> None:
@@ -209,25 +217,51 @@ def test_crash_at_every_step_then_rerun_delivers_each_event_once_in_order(
             assert group_ids == sorted(group_ids)
 
 
-def test_two_pollers_at_once_lose_nothing_and_state_never_goes_back(
-    pipeline: Pipeline, clock: FakeClock
-) -> None:
-    log = InMemoryEventLog(clock)
-    for i in range(1, 21):
-        log.add(event_at(clock, i, ("Shot", i % 3)))
-    deps_a = deps_for(pipeline, log, clock)
-    deps_b = deps_for(pipeline, log, clock)
-    initialise(deps_a.store, 0)
-    seen_a, seen_b = load_or_start(deps_a), load_or_start(deps_b)
-    run_pass(deps_a, config(page_size=10), seen_a)
-    with pytest.raises(StateConflict):
-        run_pass(deps_b, config(page_size=10), seen_b)
-    stored = deps_a.store.load()
-    assert stored is not None and stored.state.cursor == 10
-    summary = poll(deps_b, config(page_size=10), time_left=lambda: 0.0)
-    assert summary.stopped_by == "time"
-    poll(deps_a, config(page_size=10), time_left=lambda: 0.0)
-    assert sorted(delivered_ids(drain(pipeline.sqs, pipeline.queue_url))) == list(range(1, 21))
+def test_two_pollers_at_once_lose_nothing_and_state_never_goes_back(pipeline: Pipeline) -> None:
+    # Two real threads polling the same site and table while events keep arriving.
+    import threading
+    import time
+
+    started = time.time()
+    log = InMemoryEventLog(time.time)
+    for i in range(1, 301):
+        log.add(event_at(FakeClock(started), i, ("Shot", i % 7)), visible_at=started + i * 0.004)
+    dynamodb = Recording(pipeline.dynamodb)
+    initialise(DynamoDBStateStore(pipeline.table, SITE, dynamodb), 0)
+    sent: list[int] = []
+
+    class Spy:
+        def publish(self, messages: Sequence[EventMessage]) -> None:
+            sent.extend(m.event_id for m in messages)
+
+    def run() -> None:
+        deps = PollerDeps(
+            log, DynamoDBStateStore(pipeline.table, SITE, dynamodb), Spy(), time.time, time.sleep
+        )
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            poll(deps, config(page_size=20, poll_interval=0.01, safety_margin=0.0), lambda: 0.0)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(sent) == set(range(1, 301))  # nothing lost (repeats are FIFO-deduped downstream)
+    stored = DynamoDBStateStore(pipeline.table, SITE, pipeline.dynamodb).load()
+    assert stored is not None and stored.state.cursor == 300 and not stored.state.backlog
+    puts = zip(kwargs_of(dynamodb.calls, "put_item"), _put_outcomes(dynamodb), strict=True)
+    committed = sorted(
+        (int(k["Item"]["version"]["N"]), int(k["Item"]["cursor"]["N"])) for k, ok in puts if ok
+    )
+    cursors = [cursor for _, cursor in committed]  # in the order the versions were written
+    assert cursors == sorted(cursors)  # the stored cursor never went back
+    assert len(committed) == stored.version  # every version written once: no lost update
+    assert not all(_put_outcomes(dynamodb))  # the two did collide (and the loser stopped cleanly)
+
+
+def _put_outcomes(recording: Recording) -> list[bool]:
+    return [outcome for name, outcome in recording.outcomes if name == "put_item"]
 
 
 def test_two_first_starts_at_once_one_stops_cleanly(pipeline: Pipeline, clock: FakeClock) -> None:
@@ -313,3 +347,33 @@ def test_loop_runs_until_margin_and_sleeps_only_after_a_short_page(
     assert set(sleeps[:-1]) == {2.0} and sleeps[-1] <= 2.0  # the last sleep is cut to the margin
     assert len(sleeps) == summary.passes - 2  # no sleep after the two full pages
     assert deadline - clock.now >= 5.0
+
+
+def test_metrics_and_log_lines_of_a_pass(
+    pipeline: Pipeline, clock: FakeClock, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from shotgun_events.observability import metrics
+
+    log = InMemoryEventLog(clock)
+    deps = deps_for(pipeline, log, clock, publisher=CollectingPublisher())
+    initialise(deps.store, PollState(cursor=10, backlog={3: clock.now - 1, 4: clock.now + 5}))
+    log.add(event_at(clock, 11))
+    log.add(event_at(clock, 20))  # 12..19 missing, but only 1 more id fits
+    clock.sleep(7)
+    metrics.clear_metrics()
+    capsys.readouterr()
+    one_pass(deps, config(max_backlog=2))
+    metrics.flush_metrics()
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    values = {
+        name: v[0] if isinstance(v, list) else v for b in emf for name, v in b.items() if name[0].isupper()
+    }
+    assert values["EventsPublished"] == 2.0
+    assert values["FptReads"] == 2.0  # one by-id read of the backlog, one page
+    assert values["EventsGivenUp"] == 2.0  # 3 and 4 never arrived
+    assert values["BacklogOverflow"] == 6.0
+    assert values["BacklogSize"] == 2.0
+    assert values["LagSeconds"] == 7.0
+    messages = [r.getMessage() for r in caplog.records]
+    assert "event 3 never arrived: given up" in messages and "event 4 never arrived: given up" in messages
+    assert "backlog full: events 12..17 will not be waited on" in messages

@@ -7,28 +7,19 @@ from typing import Any
 import boto3
 import pytest
 
+from shotgun_events.config import MAX_BACKLOG_LIMIT, MAX_BACKLOG_TIMEOUT
 from shotgun_events.cursor import PollState
-from shotgun_events.state_store import DynamoDBStateStore, StateConflict, StateCorrupt, state_key
+from shotgun_events.state_store import (
+    DynamoDBStateStore,
+    StateConflict,
+    StateCorrupt,
+    encode_backlog,
+    state_key,
+)
 from tests.aws import create_state_table
+from tests.fakes import Recording
 
 SITE = "https://studio.example.com"
-
-
-class Recording:
-    """Forwards to a real (moto) client and records each call's keyword arguments."""
-
-    def __init__(self, client: Any):
-        self.client = client
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.client, name)
-
-        def call(**kwargs: Any) -> Any:
-            self.calls.append((name, kwargs))
-            return method(**kwargs)
-
-        return call
 
 
 @pytest.fixture
@@ -53,12 +44,26 @@ def test_first_save_requires_absence_then_versions_increase(dynamodb: Any) -> No
     assert loaded is not None and loaded.version == 2 and loaded.state == PollState(cursor=9)
 
 
-def test_backlog_round_trips(dynamodb: Any) -> None:
+def test_backlog_round_trips_with_deadlines_rounded_up(dynamodb: Any) -> None:
     store = DynamoDBStateStore("state", SITE, dynamodb)
-    state = PollState(cursor=20_000, backlog={i: 1_800_000_000.5 for i in range(10_000, 20_000)})
-    store.save(state, None)
+    backlog = {i: 1_800_000_000.5 for i in range(10_000, 20_000)} | {7: 1_800_000_100.0}
+    store.save(PollState(cursor=20_000, backlog=backlog), None)
     loaded = store.load()
-    assert loaded is not None and loaded.state == state
+    assert loaded is not None
+    assert loaded.state.backlog == {i: 1_800_000_001.0 for i in range(10_000, 20_000)} | {7: 1_800_000_100.0}
+    assert len(encode_backlog(backlog)) < 100  # runs, not one entry per id
+
+
+def test_largest_scattered_backlog_fits_in_one_item(dynamodb: Any) -> None:
+    # The worst case: MAX_BACKLOG's ceiling of 10-digit ids, none consecutive, spread over as many
+    # distinct deadlines as the longest timeout allows (deadlines are whole seconds).
+    deadlines = int(MAX_BACKLOG_TIMEOUT) + 1
+    backlog = {9_000_000_000 + 2 * i: 1_800_000_000.0 + i % deadlines for i in range(MAX_BACKLOG_LIMIT)}
+    store = DynamoDBStateStore("state", SITE, dynamodb)
+    store.save(PollState(cursor=20_000_000, backlog=backlog), None)
+    loaded = store.load()
+    assert loaded is not None and loaded.state.backlog == backlog
+    assert len(encode_backlog(backlog)) < 350_000  # DynamoDB's item limit is 400 KB
 
 
 def test_stale_writer_loses_cleanly_and_state_does_not_go_back(dynamodb: Any) -> None:

@@ -21,6 +21,11 @@ def test_poller_defaults() -> None:
     assert config.max_backlog == 10_000
 
 
+def test_site_url_spelling_is_normalised() -> None:
+    config = PollerConfig.from_env({**POLLER_ENV, "SHOTGUN_URL": "HTTPS://Studio.ShotGrid.Autodesk.com/"})
+    assert config.shotgun_url == "https://studio.shotgrid.autodesk.com"
+
+
 def test_poll_interval_may_be_fractional() -> None:
     assert PollerConfig.from_env({**POLLER_ENV, "POLL_INTERVAL_SECONDS": "0.25"}).poll_interval == 0.25
 
@@ -40,6 +45,11 @@ def test_missing_variable_is_named(missing: str) -> None:
         ("PAGE_SIZE", "501"),
         ("BACKLOG_TIMEOUT_SECONDS", "-1"),
         ("SHOTGUN_URL", "studio.example.com"),
+        ("SAFETY_MARGIN_SECONDS", "nan"),
+        ("POLL_INTERVAL_SECONDS", "inf"),
+        ("BACKLOG_TIMEOUT_SECONDS", "1e400"),
+        ("SHOTGUN_TIMEOUT_SECONDS", "inf"),
+        ("MAX_BACKLOG", "20001"),
     ],
 )
 def test_malformed_variable_is_named(name: str, value: str) -> None:
@@ -61,3 +71,8 @@ def test_dispatch_config() -> None:
     assert config.plugin_secret_id is None
     with pytest.raises(ConfigError, match="USE_SESSION_UUID"):
         DispatchConfig.from_env({**env, "USE_SESSION_UUID": "maybe"})
+
+
+def test_backlog_timeout_is_capped_so_the_state_item_always_fits() -> None:
+    with pytest.raises(ConfigError, match="BACKLOG_TIMEOUT_SECONDS"):
+        PollerConfig.from_env({**POLLER_ENV, "BACKLOG_TIMEOUT_SECONDS": "3601"})

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shotgun_events.cursor import PollState, advance, backlog_chunks, state_from_record, state_to_record
+from shotgun_events.cursor import PollState, advance, backlog_chunks
 from tests.helpers import T0, make_event
 
 NOW = T0.timestamp()
@@ -77,19 +77,29 @@ def test_event_arriving_exactly_at_deadline_is_still_published() -> None:
     assert result.given_up == []
 
 
-def test_gaps_between_events_older_than_timeout_are_not_waited_on() -> None:
+def test_gaps_between_old_events_get_one_last_read_then_are_given_up() -> None:
     result = advance(PollState(cursor=10), page(12, 15, age=TIMEOUT + 60), [], NOW, TIMEOUT, 100)
     assert ids(result.to_publish) == [12, 15]
-    assert result.state.backlog == {}
+    assert result.state.backlog == {11: NOW, 13: NOW, 14: NOW}
     assert result.stale_gaps == 3
+    later = advance(result.state, page(), page(13), NOW + 2, TIMEOUT, 100)
+    assert ids(later.to_publish) == [13]  # it did commit after all: published, not lost
+    assert later.given_up == [11, 14]
 
 
-def test_backlog_overflow_drops_the_oldest_gaps_and_reports_them() -> None:
-    state = PollState(cursor=10, backlog={5: NOW + 10})
+def test_backlog_overflow_evicts_the_earliest_deadlines_first() -> None:
+    state = PollState(cursor=10, backlog={5: NOW + 10, 6: NOW + 250})
     result = advance(state, page(15, 20), [], NOW, TIMEOUT, max_backlog=5)
-    kept = sorted(result.state.backlog)
-    assert kept == [5, 16, 17, 18, 19]
-    assert [list(r) for r in result.overflow] == [[11, 12, 13, 14]]
+    assert sorted(result.state.backlog) == [14, 16, 17, 18, 19]
+    assert [list(r) for r in result.overflow] == [[5], [6], [11, 12, 13]]
+
+
+def test_a_fresh_gap_is_kept_over_an_old_one_about_to_expire() -> None:
+    state = PollState(cursor=100, backlog={i: NOW + 10 for i in range(1, 6)})
+    result = advance(state, page(102), [], NOW, TIMEOUT, max_backlog=5)
+    assert 101 in result.state.backlog
+    assert [list(r) for r in result.overflow] == [[1]]
+    assert ids(advance(result.state, page(), page(101), NOW + 1, TIMEOUT, 5).to_publish) == [101]
 
 
 def test_huge_gap_is_handled_as_ranges_without_listing_every_id() -> None:
@@ -112,8 +122,3 @@ def test_backlog_event_not_in_backlog_anymore_is_ignored() -> None:
 def test_backlog_is_read_in_chunks(size: int, expected: list[list[int]]) -> None:
     state = PollState(cursor=10, backlog={9: 1.0, 3: 1.0, 5: 1.0})
     assert backlog_chunks(state, size) == expected
-
-
-def test_state_record_round_trip() -> None:
-    state = PollState(cursor=99, backlog={12: 1.5, 3: 2.0})
-    assert state_from_record(state_to_record(state)) == state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import pickle
 from datetime import UTC, datetime
@@ -30,6 +31,36 @@ def test_lowest_last_id_and_merged_live_backlog(tmp_path: Path) -> None:
     )
     assert read_daemon_state(path, NOW) == PollState(cursor=100, backlog={})
     path = write(tmp_path, {"/opt/plugins": {"a": (120, {110: later, 111: expired})}})
+    assert read_daemon_state(path, NOW) == PollState(cursor=120, backlog={110: later.timestamp()})
+
+
+# Written by a Python 2 daemon (byte strings), protocols 2 and 0: {"/opt/plugins": {"a": (120,
+# {110: datetime(2026, 11, 27, 12, 3)})}}.
+PY2_PROTOCOL_2 = (
+    "gAJ9cQBVDC9vcHQvcGx1Z2luc3EBfXECVQFhcQNLeH1xBEtuY2RhdGV0aW1lCmRhdGV0aW1lCnEF"
+    "VQoH6gsbDAMAAAAAcQaFcQdScQhzhnEJc3Mu"
+)
+PY2_PROTOCOL_0 = (
+    "KGRwMApTJy9vcHQvcGx1Z2lucycKcDEKKGRwMgpTJ2EnCnAzCihJMTIwCihkcDQKSTExMApjZGF0ZXRpbWUKZGF0ZXRpbWUKcDUK"
+    "KFMnXHgwN1x4ZWFceDBiXHgxYlx4MGNceDAzXHgwMFx4MDBceDAwXHgwMCcKcDYKdHA3ClJwOApzdHA5CnNzLg=="
+)
+
+
+@pytest.mark.parametrize(
+    "encoded", [PY2_PROTOCOL_2, PY2_PROTOCOL_0], ids=["py2-protocol-2", "py2-protocol-0"]
+)
+def test_python2_daemon_files(tmp_path: Path, encoded: str) -> None:
+    path = tmp_path / "shotgunEventDaemon.id"
+    path.write_bytes(base64.b64decode(encoded))
+    expiry = datetime(2026, 11, 27, 12, 3).timestamp()  # naive: the daemon host's local time
+    assert read_daemon_state(path, expiry - 60) == PollState(cursor=120, backlog={110: expiry})
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_python3_daemon_files(tmp_path: Path, protocol: int) -> None:
+    path = tmp_path / "shotgunEventDaemon.id"
+    later = datetime(2026, 11, 27, 12, 3, tzinfo=UTC)
+    path.write_bytes(pickle.dumps({"/p": {"a": (120, {110: later})}}, protocol=protocol))
     assert read_daemon_state(path, NOW) == PollState(cursor=120, backlog={110: later.timestamp()})
 
 

@@ -122,3 +122,34 @@ def test_unknown_extra_fields_pass_through_decode() -> None:
 def test_naive_datetime_is_taken_as_utc() -> None:
     message = encode_event(make_event(9, created_at=datetime(2026, 1, 2, 3, 4, 5)))
     assert decode_body(message.body)["created_at"] == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_retired_entity_events_stay_in_the_entity_group() -> None:
+    # FPT reads a link to a retired entity as null; meta still names it.
+    event = make_event(11, entity=None, event_type="Shotgun_Shot_Retirement")
+    event["meta"].update(entity_type="Shot", entity_id=1)
+    assert (
+        encode_event(event).group_id == encode_event(make_event(10, entity=("Shot", 1))).group_id == "Shot:1"
+    )
+
+
+def test_size_counts_body_and_every_attribute_name_type_and_value() -> None:
+    message = encode_event(load_event("status_change"))
+    attributes = {
+        "event_type": "Shotgun_Task_Change",
+        "entity_type": "Task",
+        "attribute_name": "sg_status_list",
+        "project_id": "70",
+    }
+    expected = len(message.body.encode()) + sum(
+        len(k) + len("String") + len(v) for k, v in attributes.items()
+    )
+    assert message.size == expected
+
+
+def test_lone_surrogates_and_noncharacters_are_escaped_not_fatal() -> None:
+    event = make_event(12)
+    event["meta"]["new_value"] = "broken \ud800 text \ufffe"
+    message = encode_event(event)
+    assert message.body.isascii() and message.size > 0
+    assert decode_body(message.body)["meta"]["new_value"] == "broken \ud800 text \ufffe"
