@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +53,8 @@ ASSET_NAMES = ("hero", "robot", "lamp", "car", "forest", "tower", "dragon", "boa
 TOOLKIT_APPS = ("tk-multi-workfiles2", "tk-multi-publish2", "tk-multi-loader2", "tk-multi-snapshot")
 TOOLKIT_ENGINES = ("tk-nuke", "tk-maya", "tk-houdini", "tk-desktop")
 NEXT_STATUS = {"wtg": "rdy", "rdy": "ip"}
+#: How many background errors :attr:`Activity.errors` keeps.
+MAX_ERRORS = 1000
 
 
 def person(first: str, last: str, department: str) -> dict[str, Any]:
@@ -113,8 +117,7 @@ class Activity:
         self._stop = threading.Event()
         #: Actions performed so far.
         self.actions = 0
-        #: Errors raised by background steps (the thread keeps going).
-        self.errors: list[BaseException] = []
+        self._errors: deque[BaseException] = deque(maxlen=MAX_ERRORS)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -137,11 +140,15 @@ class Activity:
         interval = 1.0 / rate
 
         def run() -> None:
-            while not self._stop.wait(interval):
+            # Actions are scheduled on a fixed grid, so the time an action takes does not lower
+            # the rate; after a stall, at most a second's worth of actions is caught up.
+            next_at = time.monotonic() + interval
+            while not self._stop.wait(max(0.0, next_at - time.monotonic())):
                 try:
                     self.step(1)
                 except Exception as exc:  # keep the studio busy even if one action fails
-                    self.errors.append(exc)
+                    self._errors.append(exc)
+                next_at = max(next_at + interval, time.monotonic() - 1.0)
 
         self._thread = threading.Thread(target=run, name="fpt-emulator-activity", daemon=True)
         self._thread.start()
@@ -153,6 +160,11 @@ class Activity:
             self._thread = None
 
     @property
+    def errors(self) -> list[BaseException]:
+        """Errors raised by background steps (the thread keeps going): the latest ``MAX_ERRORS``."""
+        return list(self._errors)
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -160,7 +172,14 @@ class Activity:
         """Create a project with sequences and assets (logged as ordinary creates)."""
         with self._lock:
             model = self._ensure_model()
-            return self._new_project(model, name, sequences, assets)
+            self._new_project(model, name, sequences, assets)
+            return model.projects[-1]
+
+    @property
+    def project_ids(self) -> list[int]:
+        """The projects the activity works in (the first :meth:`step` adds one if there is none)."""
+        with self._lock:
+            return list(self._ensure_model().projects)
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -175,8 +194,7 @@ class Activity:
             return self._tx_factory(user, session)
         return self.site.begin(user=user, session_uuid=session)
 
-    def _finish(self, tx: Transaction) -> list[int]:
-        ids = list(tx.event_ids)
+    def _finish(self, tx: Transaction) -> None:
         # Only changes that create nothing are held: a browser never links to an entity whose
         # create has not returned yet, so later actions must be able to see every new entity.
         holdable = not tx.direct and not tx.created
@@ -184,16 +202,12 @@ class Activity:
             tx.commit_after(self.held_commit_seconds)
         else:
             tx.commit()
-        return ids
 
     def _run(self, user_id: int, work: Callable[[Transaction], Any]) -> list[int]:
-        tx = self._tx(user_id)
-        try:
+        """One action in its own transaction; returns the event ids it allocated."""
+        with self._tx(user_id).scope(self._finish) as tx:
             work(tx)
-        except BaseException:
-            tx.rollback()
-            raise
-        return self._finish(tx)
+        return list(tx.event_ids)
 
     def _ensure_model(self) -> _Model:
         if self._model is None:
@@ -229,8 +243,6 @@ class Activity:
                 model.steps[code] = step["id"]
         for user_id in model.artists + model.staff:
             model.sessions[user_id] = self._uuid()
-        if not model.projects:
-            self._new_project(model, "Activity Project", 3, 4)
         return model
 
     def _discover_production(self, model: _Model) -> None:
@@ -260,6 +272,8 @@ class Activity:
     # -- actions --------------------------------------------------------------------------------
 
     def _one(self, model: _Model) -> list[int]:
+        if not model.projects:  # a site with no production yet: the first action starts one
+            return self._new_project(model, "Activity Project", 3, 4)
         roll = self.rng.random()
         if roll < 0.10 or not model.shots:
             return self._new_shot(model)
@@ -271,7 +285,7 @@ class Activity:
             return self._toolkit_event(model)
         return self._advance_task(model)
 
-    def _new_project(self, model: _Model, name: str, sequences: int, assets: int) -> int:
+    def _new_project(self, model: _Model, name: str, sequences: int, assets: int) -> list[int]:
         coordinator = model.staff[-1]
         result: dict[str, Any] = {}
         model.counter += 1
@@ -291,15 +305,15 @@ class Activity:
                 )
             )
 
-        self._run(coordinator, work)
+        ids = self._run(coordinator, work)
         project_id = int(result["id"])
         model.projects.append(project_id)
         model.sequences[project_id] = []
         for i in range(sequences):
-            self._new_sequence(model, project_id, f"SQ{(i + 1) * 10:03d}")
+            ids.extend(self._new_sequence(model, project_id, f"SQ{(i + 1) * 10:03d}"))
         for _ in range(assets):
-            self._new_asset(model, project_id)
-        return project_id
+            ids.extend(self._new_asset(model, project_id))
+        return ids
 
     def _new_sequence(self, model: _Model, project_id: int, code: str) -> list[int]:
         created: dict[str, Any] = {}
@@ -558,7 +572,7 @@ class Activity:
 
     def _toolkit_event(self, model: _Model) -> list[int]:
         artist = self.rng.choice(model.artists)
-        project_id = self.rng.choice(model.projects)
+        project = {"type": "Project", "id": self.rng.choice(model.projects)} if model.projects else None
         app = self.rng.choice(TOOLKIT_APPS)
         engine = self.rng.choice(TOOLKIT_ENGINES)
 
@@ -568,8 +582,8 @@ class Activity:
                 {
                     "event_type": "Toolkit_App_Startup",
                     "description": f"Toolkit v0.20.28: {app} started in {engine}",
-                    "project": {"type": "Project", "id": project_id},
-                    "entity": {"type": "Project", "id": project_id},
+                    "project": project,
+                    "entity": project,
                     "meta": {"core": "v0.20.28", "engine": engine, "app": app, "version": "v2.1.3"},
                 },
                 [],
@@ -578,7 +592,8 @@ class Activity:
         return self._run(artist, work)
 
     def touch_shot(self) -> list[int]:
-        """A one-event action: edit a random shot's description (used to top up preloads)."""
+        """An action that logs exactly one event (used to top up preloads): edit a random shot's
+        description, or, on a site with no shots yet, a Toolkit event."""
         with self._lock:
             model = self._ensure_model()
             if not model.shots:

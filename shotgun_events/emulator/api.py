@@ -17,17 +17,23 @@ from typing import Any
 
 from .errors import ERR_CRUD, ERR_READ, ApiError, AuthError
 from .faults import Decision, FaultKind
-from .store import Site, Write
+from .store import MAX_PAGE, Site
 from .transaction import Transaction
 
 LOG = logging.getLogger(__name__)
 
 SERVER_VERSION = [8, 50, 0]
+#: Deepest nesting of arrays and objects a request may have. Deeper bodies are refused before
+#: anything recurses over them, so a stored value can always be sent back to the client (whose
+#: JSON decoder has a recursion limit too).
+MAX_JSON_DEPTH = 100
+#: Auth values that must be strings when present.
+_AUTH_STRINGS = ("script_name", "script_key", "user_login", "user_password", "session_token", "sudo_as_login")
 
 INFO: dict[str, Any] = {
     "version": SERVER_VERSION,
     "full_version": [*SERVER_VERSION, 0],
-    "api_max_entities_per_page": 500,
+    "api_max_entities_per_page": MAX_PAGE,
     "user_authentication_method": "default",
     "s3_uploads_enabled": False,
     "s3_direct_uploads_enabled": False,
@@ -63,6 +69,10 @@ class Api:
         self.script_users = script_users
         self.auth_fails = auth_fails
         self.stop = stop or threading.Event()
+        #: HTTP write transactions in progress; :meth:`close` rolls them back.
+        self._writing: set[Transaction] = set()
+        self._writing_lock = threading.Lock()
+        self._closed = False
         self._methods: dict[str, Callable[[Caller, Any, Decision], Any]] = {
             "read": self._read,
             "create": self._create,
@@ -77,13 +87,36 @@ class Api:
 
     # -- entry points ---------------------------------------------------------------------------
 
+    def open(self) -> None:
+        """Accept writes (again): the emulator is serving."""
+        with self._writing_lock:
+            self._closed = False
+
+    def close(self) -> None:
+        """Refuse new writes and roll back every write in progress (the emulator is stopping).
+
+        A write waiting for a row lock or holding its commit open fails; one that is committing
+        right now finishes first. Either way, once this returns no HTTP write commits any more.
+        """
+        with self._writing_lock:
+            self._closed = True
+            writing = list(self._writing)
+        for tx in writing:
+            tx.rollback()
+
     @staticmethod
     def parse(body: bytes) -> tuple[dict[str, Any] | None, ApiError | None]:
         """The decoded request, or FPT's error for a body that is not a valid call."""
         try:
-            payload = json.loads(body.decode("utf-8"))
+            payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        except RecursionError:
+            return None, ApiError("Unable to parse JSON request body: nested too deeply", ERR_READ)
         except (UnicodeDecodeError, ValueError) as exc:
             return None, ApiError(f"Unable to parse JSON request body: {exc}", ERR_READ)
+        if _nested_deeper_than(payload, MAX_JSON_DEPTH):
+            return None, ApiError(
+                f"Unable to parse JSON request body: nested deeper than {MAX_JSON_DEPTH} levels", ERR_READ
+            )
         if not isinstance(payload, dict) or not isinstance(payload.get("method_name"), str):
             return None, ApiError(
                 "Invalid request: expected a Hash with 'method_name' and 'params'", ERR_READ
@@ -100,7 +133,11 @@ class Api:
         decision = decision or Decision()
         method = payload["method_name"]
         try:
-            if method == "info":
+            if method == "info":  # needs no auth; faults only when scripted for "info" by name
+                if decision.kind is FaultKind.AUTH:
+                    raise AuthError(decision.message or "Can't authenticate")
+                if decision.kind is FaultKind.ERROR:
+                    raise ApiError(decision.message or "API info() internal server error", ERR_READ)
                 return {"results": dict(INFO)}
             handler = self._methods.get(method)
             if handler is None:
@@ -113,6 +150,8 @@ class Api:
             return {"results": handler(caller, args, decision)}
         except ApiError as exc:
             return exc.payload()
+        except RecursionError:
+            return ApiError(f"API {method}() request nested too deeply", ERR_READ).payload()
         except Exception as exc:  # a bug here must not take the server down
             LOG.exception("emulator error in %s", method)
             return ApiError(f"API {method}() internal error: {exc!r}", ERR_READ).payload()
@@ -122,9 +161,12 @@ class Api:
     def _authenticate(self, method: str, auth: Any, decision: Decision) -> Caller:
         if not isinstance(auth, dict):
             raise AuthError(f"API {method}() Missing or invalid authentication arguments")
+        for field in _AUTH_STRINGS:
+            if auth.get(field) is not None and not isinstance(auth[field], str):
+                raise AuthError(f"API {method}() Missing or invalid authentication arguments: {field}")
         session_uuid = auth.get("session_uuid")
         if session_uuid is not None and not isinstance(session_uuid, str):
-            session_uuid = str(session_uuid)
+            raise ApiError(f"API {method}() session_uuid must be a String", ERR_READ)
         name = auth.get("script_name")
         if name is None:
             if "user_login" in auth:
@@ -162,8 +204,10 @@ class Api:
         paging = args.get("paging") or {}
         if not isinstance(paging, dict):
             raise ApiError("API read() paging must be a Hash", ERR_READ)
-        per_page = paging.get("entities_per_page", 500)
-        page = paging.get("current_page", 1)
+        per_page = paging.get("entities_per_page")
+        per_page = MAX_PAGE if per_page is None else per_page
+        page = paging.get("current_page")
+        page = 1 if page is None else page
         fields = args.get("return_fields") or ["id"]
         if not isinstance(fields, list):
             raise ApiError("API read() return_fields must be an Array", ERR_READ)
@@ -179,7 +223,7 @@ class Api:
             need_total=bool(args.get("return_paging_info")),
         )
         if args.get("return_paging_info"):
-            size = min(per_page, 500)
+            size = min(per_page, MAX_PAGE)
             info: dict[str, Any] = {
                 "entity_count": result.total,
                 "current_page": page,
@@ -239,65 +283,65 @@ class Api:
         self, caller: Caller, decision: Decision, method: str, work: Callable[[Transaction], Any]
     ) -> Any:
         """Run ``work`` in one transaction, honouring the rollback/hold fault knobs."""
-        tx = self.site.begin(user=caller.user, session_uuid=caller.session_uuid)
+        with self._writing_lock:
+            if self._closed:
+                raise ApiError(f"API {method}() CRUD ERROR #20: the site is shutting down", ERR_CRUD)
+            tx = self.site.begin(user=caller.user, session_uuid=caller.session_uuid)
+            self._writing.add(tx)
         tx.script_name = caller.script_name
-        try:
-            result = work(tx)
-            if decision.kind is FaultKind.ROLLBACK:
+        tx.record_writes = True
+
+        def finish(tx: Transaction) -> None:
+            if decision.kind is FaultKind.HOLD and decision.seconds > 0:
+                self.stop.wait(decision.seconds)
+            try:
+                tx.commit()
+            except RuntimeError:  # rolled back by close() meanwhile
                 raise ApiError(
-                    decision.message
-                    or f"API {method}() CRUD ERROR #20: PG::TRDeadlockDetected: ERROR:  deadlock detected. "
-                    "The transaction was rolled back.",
+                    f"API {method}() CRUD ERROR #20: the site is shutting down; "
+                    "the transaction was rolled back.",
                     ERR_CRUD,
-                )
-        except BaseException:
-            tx.rollback()
-            raise
-        if decision.kind is FaultKind.HOLD and decision.seconds > 0:
-            self.stop.wait(decision.seconds)
-        tx.commit()
+                ) from None
+
+        try:
+            with tx.scope(finish):
+                result = work(tx)
+                if decision.kind is FaultKind.ROLLBACK:
+                    raise ApiError(
+                        decision.message
+                        or f"API {method}() CRUD ERROR #20: PG::TRDeadlockDetected: ERROR:  deadlock "
+                        "detected. The transaction was rolled back.",
+                        ERR_CRUD,
+                    )
+        finally:
+            with self._writing_lock:
+                self._writing.discard(tx)
         return result
 
-    def _note(
-        self, tx: Transaction, method: str, entity_type: str, entity_id: Any, fields: dict[str, Any]
-    ) -> None:
-        tx.writes.append(
-            Write(
-                method,
-                entity_type,
-                entity_id if isinstance(entity_id, int) else None,
-                fields,
-                tx.script_name,
-                tx.session_uuid,
-            )
-        )
-
-    def _create_one(self, tx: Transaction, args: Any, method: str = "create") -> dict[str, Any]:
-        args = self._args(args, method)
-        data, _ = self._fields(args.get("fields"), method)
+    def _create_one(self, tx: Transaction, args: Any) -> dict[str, Any]:
+        args = self._args(args, "create")
+        data, _ = self._fields(args.get("fields"), "create")
         return_fields = args.get("return_fields") or ["id"]
         if not isinstance(return_fields, list):
-            raise ApiError(f"API {method}() return_fields must be an Array", ERR_READ)
-        result = tx.apply_create(args.get("type"), data, return_fields, method="create")
-        self._note(tx, "create", result["type"], result["id"], data)
-        return result
+            raise ApiError("API create() return_fields must be an Array", ERR_READ)
+        return tx.apply_create(args.get("type"), data, return_fields)
 
-    def _update_one(self, tx: Transaction, args: Any, method: str = "update") -> dict[str, Any]:
-        args = self._args(args, method)
-        data, modes = self._fields(args.get("fields"), method)
+    def _update_one(self, tx: Transaction, args: Any) -> dict[str, Any]:
+        args = self._args(args, "update")
+        data, modes = self._fields(args.get("fields"), "update")
         if args.get("multi_entity_update_mode"):
             # An older per-request spelling: apply to every multi-entity field sent.
             for name in data:
                 modes.setdefault(name, args["multi_entity_update_mode"])
-        result = tx.apply_update(args.get("type"), args.get("id"), data, modes, method="update")
-        self._note(tx, "update", result["type"], result["id"], data)
-        return result
+        return tx.apply_update(args.get("type"), args.get("id"), data, modes)
 
-    def _delete_one(self, tx: Transaction, args: Any, method: str = "delete") -> bool:
-        args = self._args(args, method)
-        done = tx.apply_delete(args.get("type"), args.get("id"), method="delete")
-        self._note(tx, "delete", args["type"], args.get("id"), {})
-        return done
+    def _delete_one(self, tx: Transaction, args: Any) -> bool:
+        args = self._args(args, "delete")
+        return tx.apply_delete(args.get("type"), args.get("id"))
+
+    def _revive_one(self, tx: Transaction, args: Any) -> bool:
+        args = self._args(args, "revive")
+        return tx.apply_revive(args.get("type"), args.get("id"))
 
     def _create(self, caller: Caller, args: Any, decision: Decision) -> Any:
         return self._write(caller, decision, "create", lambda tx: self._create_one(tx, args))
@@ -309,13 +353,7 @@ class Api:
         return self._write(caller, decision, "delete", lambda tx: self._delete_one(tx, args))
 
     def _revive(self, caller: Caller, args: Any, decision: Decision) -> Any:
-        def work(tx: Transaction) -> bool:
-            a = self._args(args, "revive")
-            done = tx.apply_revive(str(a.get("type")), a.get("id"))
-            self._note(tx, "revive", a["type"], a.get("id"), {})
-            return done
-
-        return self._write(caller, decision, "revive", work)
+        return self._write(caller, decision, "revive", lambda tx: self._revive_one(tx, args))
 
     def _batch(self, caller: Caller, args: Any, decision: Decision) -> Any:
         if not isinstance(args, list):
@@ -343,3 +381,24 @@ class Api:
             return results
 
         return self._write(caller, decision, "batch", work)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects more than ``limit`` levels (without recursing)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 DEFAULT_SCRIPT_NAME = "shotgun_events"
 #: Its key: fixed so demos and docs can show it. It protects nothing.
 DEFAULT_SCRIPT_KEY = "emulator-demo-key-0123456789"
+#: How many HTTP calls and committed writes an emulator remembers for :attr:`FptEmulator.calls`
+#: and :attr:`FptEmulator.writes`: the oldest are forgotten beyond this, so a standalone emulator
+#: that runs for days does not grow without bound. Tests never come close.
+MAX_RECORDED = 100_000
 
 
 class FptEmulator:
@@ -57,9 +62,10 @@ class FptEmulator:
         self.faults = Faults(seed)
         self.scripts: dict[str, str] = {}
         self._script_users: dict[str, dict[str, Any]] = {}
-        self._writes: list[Write] = []
+        self._writes: deque[Write] = deque(maxlen=MAX_RECORDED)
+        self._write_count = 0
         self._writes_lock = threading.Lock()
-        self._calls: list[str | None] = []
+        self._calls: deque[str | None] = deque(maxlen=MAX_RECORDED)
         self.site.on_commit(self._collect_writes)
         self._stop = threading.Event()
         self._server: EmulatorHTTPServer | None = None
@@ -160,6 +166,7 @@ class FptEmulator:
         if self._server is not None:
             return self
         self._stop.clear()
+        self.api.open()
         server = EmulatorHTTPServer(
             (self.host, self.port), self.api, self.faults, self._stop, on_call=self._record_call
         )
@@ -172,9 +179,16 @@ class FptEmulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving, release hanging/held calls, stop activity and pending delayed commits."""
-        self.activity.stop()
+        """Stop serving and settle every write before the snapshot is saved.
+
+        HTTP writes in progress (waiting for a row lock, or holding their commit open) are rolled
+        back and their callers get an error or a closed connection; no HTTP write commits after
+        this returns. Hanging calls are released, the activity thread stops after its current
+        action, and delayed in-process commits (``commit_after``) are committed now.
+        """
+        self.api.close()
         self._stop.set()
+        self.activity.stop()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -262,7 +276,10 @@ class FptEmulator:
 
     @property
     def calls(self) -> list[str | None]:
-        """The ``method_name`` of every HTTP call received, in order (None: undecodable body)."""
+        """The ``method_name`` of every HTTP call received, in order (None: undecodable body).
+
+        The latest ``MAX_RECORDED`` calls only.
+        """
         with self._writes_lock:
             return list(self._calls)
 
@@ -270,10 +287,16 @@ class FptEmulator:
         if tx.writes:
             with self._writes_lock:
                 self._writes.extend(tx.writes)
+                self._write_count += len(tx.writes)
 
     @property
     def writes(self) -> list[Write]:
-        """Every committed write made over HTTP, in commit order (a copy)."""
+        """Every committed write made over HTTP, in commit order (a copy).
+
+        Fields are recorded as the site understood them (see :class:`Write`), so an assertion
+        does not depend on how the plugin spelled a link or a datetime. The latest
+        ``MAX_RECORDED`` writes only.
+        """
         with self._writes_lock:
             return list(self._writes)
 
@@ -288,11 +311,27 @@ class FptEmulator:
             if (script_name is None or w.script_name == script_name) and (not methods or w.method in methods)
         ]
 
+    @property
+    def write_count(self) -> int:
+        """How many writes have been recorded in all (not bounded; :meth:`clear_writes` resets it).
+
+        A mark for :meth:`writes_since`, which stays right when old writes have been forgotten.
+        """
+        with self._writes_lock:
+            return self._write_count
+
+    def writes_since(self, mark: int) -> list[Write]:
+        """The writes recorded after :attr:`write_count` was ``mark`` (those still remembered)."""
+        with self._writes_lock:
+            newer = self._write_count - mark
+            return list(self._writes)[-newer:] if newer > 0 else []
+
     def clear_writes(self) -> None:
         """Forget recorded writes and calls (e.g. after arranging state over HTTP)."""
         with self._writes_lock:
             self._writes.clear()
             self._calls.clear()
+            self._write_count = 0
 
     def save_snapshot(self, path: str | Path) -> None:
         """Write all committed data to a JSON file (script keys are not included)."""

@@ -45,6 +45,12 @@ class FaultKind(StrEnum):
 
 
 _WRITE_ONLY = frozenset({FaultKind.ROLLBACK, FaultKind.HOLD, FaultKind.DROP_AFTER_COMMIT})
+#: Faults that make sense for any request, ``info`` and undecodable bodies included: they happen
+#: before the request is understood. Others (auth, errors) apply to calls that are run with
+#: credentials, so an unscoped scripted fault never lands on ``info`` (which needs no auth).
+_TRANSPORT = frozenset(
+    {FaultKind.HTTP_502, FaultKind.HTTP_503, FaultKind.HTTP_504, FaultKind.DROP, FaultKind.HANG}
+)
 
 
 @dataclass
@@ -69,7 +75,9 @@ class _Scripted:
     def matches(self, method: str | None) -> bool:
         if self.kind in _WRITE_ONLY and method not in WRITE_METHODS:
             return False
-        return self.methods is None or method in self.methods
+        if self.methods is not None:
+            return method in self.methods
+        return self.kind in _TRANSPORT or method not in (None, "info")
 
 
 class _Knob:
@@ -153,7 +161,10 @@ class Faults:
     ) -> None:
         """Fault the next ``n`` calls (of ``method``, if given) after letting ``after`` through.
 
-        ``seconds`` is the hold time for ``HOLD`` (and overrides ``hang_seconds`` for ``HANG``).
+        ``after`` counts matching calls that were let through: a call faulted by another knob
+        does not count. Without ``method``, an ``AUTH`` or ``ERROR`` fault skips ``info`` (which
+        needs no auth); name ``method="info"`` to fault it anyway. ``seconds`` is the hold time
+        for ``HOLD`` (and overrides ``hang_seconds`` for ``HANG``).
         """
         kind = FaultKind(kind)
         methods = None if method is None else frozenset([method] if isinstance(method, str) else method)
@@ -189,20 +200,20 @@ class Faults:
             decision = Decision(latency=self.latency)
             if self.latency_jitter:
                 decision.latency += self._rng.uniform(0, self.latency_jitter)
-            for scripted in self._scripted:
-                if not scripted.matches(method):
-                    continue
-                if scripted.skip > 0:
-                    scripted.skip -= 1
-                    continue
-                if decision.kind is None:
-                    decision.kind = scripted.kind
-                    decision.seconds = scripted.seconds
-                    decision.message = scripted.message
-                    scripted.count -= 1
-            self._scripted = [s for s in self._scripted if s.count > 0]
-            if decision.kind is None:
+            matching = [s for s in self._scripted if s.matches(method)]
+            chosen = next((s for s in matching if s.skip <= 0), None)
+            if chosen is not None:
+                decision.kind = chosen.kind
+                decision.seconds = chosen.seconds
+                decision.message = chosen.message
+                chosen.count -= 1
+                self._scripted = [s for s in self._scripted if s.count > 0]
+            else:
                 decision.kind = self._random_kind(method)
+            if decision.kind is None:
+                # Let through: this call counts toward every waiting fault's ``after``.
+                for scripted in matching:
+                    scripted.skip -= 1
             if decision.kind is FaultKind.HANG and not decision.seconds:
                 decision.seconds = self.hang_seconds
             if decision.kind is None and method in WRITE_METHODS and self.commit_delay:

@@ -9,6 +9,7 @@ The wire form is ``{"logical_operator": "and"|"or", "conditions": [...]}`` where
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -63,6 +64,11 @@ _NEGATIONS = {
 }
 
 _UNIT_SECONDS = {"HOUR": 3600, "DAY": 86400, "WEEK": 7 * 86400, "MONTH": 30 * 86400, "YEAR": 365 * 86400}
+
+
+def utc_clock() -> dt.datetime:
+    """Now, for relative-date filters (``in_last`` ...); tests may replace it."""
+    return dt.datetime.now(dt.UTC)
 
 
 class Resolver(Protocol):
@@ -125,6 +131,9 @@ class Compiler:
         self.schema = schema
         self.resolver = resolver
         self.method = method
+        #: Set when a compiled filter depends on the time it is evaluated at (``in_last`` ...):
+        #: such a predicate must not be reused by a later read.
+        self.time_dependent = False
 
     def _error(self, message: str) -> ApiError:
         return ApiError(f"API {self.method}() {message}", ERR_READ)
@@ -301,7 +310,8 @@ class Compiler:
             or values[1] not in _UNIT_SECONDS
         ):
             raise self._bad_value(label, shown, values)
-        now = dt.datetime.now(dt.UTC)
+        self.time_dependent = True
+        now = utc_clock()
         try:
             span = dt.timedelta(seconds=values[0] * _UNIT_SECONDS[values[1]])
             start, end = (now - span, now) if relation == "in_last" else (now, now + span)
@@ -324,6 +334,7 @@ class Compiler:
             ok = isinstance(value, str)
         elif dtype in ("number", "duration", "percent") or dtype == "float":
             ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and not (isinstance(value, float) and not math.isfinite(value))
         elif dtype == "checkbox":
             ok = isinstance(value, bool)
         elif dtype in ("list", "status_list"):

@@ -17,8 +17,12 @@ from .store import Site
 from .transaction import Transaction
 from .values import format_datetime
 
-#: Stop running whole actions this close to N; top up with one-event edits.
-_TOP_UP = 80
+#: Upper bound of the events one studio action logs (the largest, a new shot with its four tasks,
+#: logs 51), and of one ``add_project`` (three sequences, three assets with their tasks: about
+#: 130). An action runs only while it surely fits, so the history never ends inside a change;
+#: the rest is topped up with one-event changes.
+_ACTION_MAX = 80
+_PROJECT_MAX = 250
 
 
 def preload_events(
@@ -30,7 +34,12 @@ def preload_events(
     end_at: dt.datetime | None = None,
     projects: int = 3,
 ) -> tuple[int, int]:
-    """Write exactly ``n`` committed historical events; returns (first id, last id)."""
+    """Write exactly ``n`` committed historical events; returns (first id, last id).
+
+    The history is made of whole changes only: every entity it creates has its ``_New`` event
+    and all its ``in_create`` rows. It works in the site's existing projects and adds up to
+    ``projects`` new ones when ``n`` leaves room for them.
+    """
     if n <= 0:
         return site.next_event_id, site.next_event_id - 1
     end = end_at or dt.datetime.now(dt.UTC)
@@ -70,25 +79,20 @@ def _load(
         def factory(user: dict[str, Any], session: str | None) -> Transaction:
             return Transaction(site, user=user, session_uuid=session, direct=True, clock=clock)
 
-        activity = Activity(site, f"{seed}:preload:{n}", tx_factory=factory, discover=False)
+        def left() -> int:
+            return n - (site.next_event_id - first)
+
+        activity = Activity(site, f"{seed}:preload:{n}", tx_factory=factory)
         for i in range(max(1, projects)):
-            if site.next_event_id - first >= n - _TOP_UP:
+            if left() < _PROJECT_MAX + _ACTION_MAX:
                 break
             activity.add_project(f"History {i + 1:02d}", sequences=3, assets=3)
-        while site.next_event_id - first < n - _TOP_UP:
-            activity.step(1)
-        while site.next_event_id - first < n:
+        if activity.project_ids:
+            while left() >= _ACTION_MAX:
+                activity.step(1)
+        while left() > 0:
             activity.touch_shot()
-        _trim(site, first + n)
+        if left() != 0:  # pragma: no cover - the bounds above make this impossible
+            raise RuntimeError(f"preload overshot: {-left()} events past {n}")
         site.version += 1
     return first, first + n - 1
-
-
-def _trim(site: Site, next_id: int) -> None:
-    """Drop events past the requested count (only small loads overshoot) so no gap is left."""
-    if site.next_event_id <= next_id:
-        return
-    elog = site.tables["EventLogEntry"]
-    for eid in range(next_id, site.next_event_id):
-        elog.remove(eid)
-    site.next_event_id = next_id

@@ -7,7 +7,6 @@ answers ``schema_*`` calls in FPT's nested ``{"value", "editable"}`` format.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,9 +130,6 @@ class Schema:
         """Add a site-specific field (e.g. a studio's ``sg_*`` custom field) at runtime."""
         edef = self.entity(entity_type, "schema_field_create")
         edef.fields[fdef.name] = fdef
-
-    def copy(self) -> Schema:
-        return Schema(copy.deepcopy(list(self.entities.values())))
 
 
 # ---------------------------------------------------------------------------------------------

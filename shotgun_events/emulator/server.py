@@ -23,6 +23,10 @@ from .faults import FaultKind, Faults
 LOG = logging.getLogger(__name__)
 
 API_PATH = "/api3/json"
+#: Largest request body read (FPT's own limit is of this order); larger ones get an error and
+#: the connection is closed without reading them.
+MAX_BODY = 50 * 1024 * 1024
+_MAX_LINE = 65537
 
 _STATUS_TEXT = {
     502: "Bad Gateway",
@@ -62,6 +66,10 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         with self._conns_lock:
             self._conns.discard(conn)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log (instead of printing to stderr) what escaped a request handler."""
+        LOG.exception("emulator error serving %s", client_address)
+
     def close_connections(self) -> None:
         """Cut every open client connection (used when the emulator stops)."""
         with self._conns_lock:
@@ -79,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
     #: Idle keep-alive connections are closed after this many seconds.
     timeout = 120
     server: EmulatorHTTPServer
+    _answered = False
 
     def setup(self) -> None:
         super().setup()
@@ -98,15 +107,25 @@ class _Handler(BaseHTTPRequestHandler):
         LOG.debug("%s - %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self._answered = True
         self.send_response(status, _STATUS_TEXT.get(status))
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
     def _send_json(self, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
-        self._send(200, body, "application/json; charset=utf-8")
+        try:
+            text = json.dumps(
+                payload, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+            )
+        except (ValueError, RecursionError) as exc:  # never emit NaN, or a body the client can't parse
+            LOG.error("emulator answer not encodable as JSON: %r", exc)
+            error = ApiError(f"API internal error: answer not encodable ({exc})", ERR_READ)
+            text = json.dumps(error.payload())
+        self._send(200, text.encode("utf-8"), "application/json; charset=utf-8")
 
     def _drop(self) -> None:
         """Close without a response: the client reads EOF where the status line should be."""
@@ -120,17 +139,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         if self.path.split("?", 1)[0].rstrip("/") != API_PATH:
+            self.close_connection = True  # its body is not read: never parse it as a request
             self._send(404, b"Not Found\n", "text/plain")
             return
         try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if length < 0:
+            self._post()
+        except OSError as exc:  # the client went away mid-answer: nothing left to tell it
+            LOG.debug("connection lost: %r", exc)
             self.close_connection = True
-            self._send_json(ApiError("Invalid Content-Length", ERR_READ).payload())
+        except Exception:
+            LOG.exception("emulator error handling a request")
+            self.close_connection = True
+            if not self._answered:
+                with contextlib.suppress(OSError):
+                    self._send_json(ApiError("API internal server error", ERR_READ).payload())
+
+    def _post(self) -> None:
+        self._answered = False
+        body, problem = self._read_body()
+        if problem is not None:
+            # What is left of the request on the socket cannot be trusted: answer and close.
+            self.close_connection = True
+            self._send_json(ApiError(problem, ERR_READ).payload())
             return
-        body = self.rfile.read(length) if length else b""
         payload, error = Api.parse(body)
         method = payload["method_name"] if payload else None
         server = self.server
@@ -162,3 +193,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         self._send_json(answer)
+
+    def _read_body(self) -> tuple[bytes, str | None]:
+        """The request body, or what is wrong with its framing (then the connection is closed)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0:
+            return b"", "Invalid Content-Length"
+        if length > MAX_BODY:
+            return b"", f"Request body too large: {length} bytes (limit {MAX_BODY})"
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            return b"", "Request body ended before Content-Length bytes"
+        return body, None
+
+    def _read_chunked(self) -> tuple[bytes, str | None]:
+        """A ``Transfer-Encoding: chunked`` body, within the same size limit."""
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                return b"", "Invalid chunked request body"
+            if size < 0:
+                return b"", "Invalid chunked request body"
+            total += size
+            if total > MAX_BODY:
+                return b"", f"Request body too large (limit {MAX_BODY} bytes)"
+            if size == 0:
+                break
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(_MAX_LINE).strip():
+                return b"", "Invalid chunked request body"
+            parts.append(chunk)
+        while True:  # trailer section, up to the blank line that ends the request
+            line = self.rfile.readline(_MAX_LINE)
+            if not line.strip():
+                break
+        return b"".join(parts), None

@@ -12,7 +12,7 @@ import json
 import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,10 +29,17 @@ if TYPE_CHECKING:
     from .transaction import Transaction
 
 MAX_PAGE = 500
+#: How many rolled-back event ids a site remembers (a long-running emulator must not grow forever).
+MAX_ROLLED_BACK_IDS = 100_000
 
 
 class Write(NamedTuple):
-    """One committed write made through the HTTP API, for "did the plugin do this" assertions."""
+    """One committed write made through the HTTP API, for "did the plugin do this" assertions.
+
+    ``fields`` are the fields the call set, as the site understood them (not as the caller
+    spelled them): links as ``{"type", "id"}``, datetimes as aware UTC ``datetime``s, dates as
+    ``YYYY-MM-DD`` strings, floats as floats; fields left to their defaults are not included.
+    """
 
     method: str
     entity_type: str
@@ -63,12 +70,11 @@ class Table:
                 bisect.insort(self.ids, rid)
         self.records[rid] = record
 
-    def remove(self, rid: int) -> None:
-        if self.records.pop(rid, None) is not None:
-            idx = bisect.bisect_left(self.ids, rid)
-            if idx < len(self.ids) and self.ids[idx] == rid:
-                del self.ids[idx]
-        self.retired.discard(rid)
+    def set_retired(self, rid: int, retired: bool) -> None:
+        if retired:
+            self.retired.add(rid)
+        else:
+            self.retired.discard(rid)
 
 
 class _Scan:
@@ -273,8 +279,7 @@ class Site:
         self.view = View(self)
         #: Who in-process writes are attributed to when no user is given.
         self.default_user: dict[str, Any] | None = None
-        #: Event ids allocated by transactions that rolled back: they never appear.
-        self.rolled_back_event_ids: list[int] = []
+        self._rolled_back: deque[int] = deque(maxlen=MAX_ROLLED_BACK_IDS)
         self._commit_listeners: list[Callable[[Transaction], None]] = []
         self._open: set[Transaction] = set()
         self._timers: set[threading.Timer] = set()
@@ -282,6 +287,15 @@ class Site:
         self._cache: OrderedDict[str, _Scan] = OrderedDict()
 
     # -- ids and bookkeeping ------------------------------------------------------------------
+
+    @property
+    def rolled_back_event_ids(self) -> list[int]:
+        """Event ids allocated by transactions that rolled back: they never appear.
+
+        The latest ``MAX_ROLLED_BACK_IDS`` only, so a long-running site does not grow forever.
+        """
+        with self.lock:
+            return list(self._rolled_back)
 
     def alloc_id(self, entity_type: str) -> int:
         with self.lock:
@@ -341,21 +355,17 @@ class Site:
         fill). An exception inside the block rolls it back.
         """
         tx = self.begin(user=user, session_uuid=session_uuid)
-        try:
-            yield tx
-        except BaseException:
-            tx.rollback()
-            raise
-        if rollback:
-            tx.rollback()
-        elif commit_after:
-            tx.commit_after(commit_after)
-        else:
-            tx.commit()
 
-    def open_transactions(self) -> list[Transaction]:
-        with self.lock:
-            return list(self._open)
+        def finish(t: Transaction) -> None:
+            if rollback:
+                t.rollback()
+            elif commit_after:
+                t.commit_after(commit_after)
+            else:
+                t.commit()
+
+        with tx.scope(finish):
+            yield tx
 
     def wait_for_commits(self, timeout: float = 30.0) -> bool:
         """Wait until every delayed commit has run; False on timeout."""
@@ -393,14 +403,8 @@ class Site:
     ) -> Any:
         if tx is not None:
             return fn(tx)
-        own = self.begin(user=user, session_uuid=session_uuid, quiet=quiet)
-        try:
-            result = fn(own)
-        except BaseException:
-            own.rollback()
-            raise
-        own.commit()
-        return result
+        with self.begin(user=user, session_uuid=session_uuid, quiet=quiet).scope() as own:
+            return fn(own)
 
     def create(
         self,
@@ -565,7 +569,8 @@ class Site:
             for _name, key, desc in reversed(keys):
                 chosen.sort(key=key, reverse=desc)
             scan.matches = [rec["id"] for rec in chosen]
-        if cache_key:
+        if cache_key and not compiler.time_dependent:
+            # A relative-date filter (``in_last`` ...) is evaluated afresh by every read.
             self._cache[cache_key] = scan
             while len(self._cache) > 16:
                 self._cache.popitem(last=False)
@@ -583,9 +588,7 @@ class Site:
             if not isinstance(cond, dict) or cond.get("path") != "id":
                 continue
             rel, vals = cond.get("relation"), cond.get("values")
-            if not isinstance(vals, list) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in vals
-            ):
+            if not isinstance(vals, list) or not all(_finite_number(v) for v in vals):
                 continue
             if rel == "greater_than" and len(vals) == 1:
                 low = max(low, math.floor(vals[0]) + 1)
@@ -715,6 +718,12 @@ class Site:
             self.next_event_id = int(data["next_event_id"])
             self.version += 1
             self._cache.clear()
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 __all__ = ["MAX_PAGE", "Key", "ReadResult", "Site", "Table", "View", "Write", "display_name"]

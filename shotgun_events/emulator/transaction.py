@@ -19,11 +19,11 @@ from . import events
 from .errors import ERR_CRUD, ERR_READ, ApiError
 from .filters import Record
 from .schema import SYSTEM_FIELDS, FieldDef
-from .store import View
+from .store import View, Write
 from .values import Key, ValueContext, from_wire, link, link_key, normalize, to_wire, utc_now
 
 if TYPE_CHECKING:
-    from .store import Site, Write
+    from .store import Site
 
 
 class RowLocks:
@@ -34,9 +34,16 @@ class RowLocks:
         self._owners: dict[Key, Transaction] = {}
 
     def acquire(self, key: Key, tx: Transaction, timeout: float) -> None:
+        """Take ``key`` for ``tx``, waiting for its owner; fails if ``tx`` is ended meanwhile."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
+                if tx.state != "open":
+                    raise ApiError(
+                        f"API {tx.method}() CRUD ERROR #20: the transaction was rolled back "
+                        f"while waiting for a lock on {key[0]} #{key[1]}",
+                        ERR_CRUD,
+                    )
                 owner = self._owners.get(key)
                 if owner is None or owner is tx:
                     self._owners[key] = tx
@@ -56,10 +63,6 @@ class RowLocks:
                 if self._owners.get(key) is tx:
                     del self._owners[key]
             self._cond.notify_all()
-
-    def owner(self, key: Key) -> Transaction | None:
-        with self._cond:
-            return self._owners.get(key)
 
 
 class TxView(View):
@@ -117,7 +120,8 @@ class Transaction:
         self._locks: list[Key] = []
         self._state_lock = threading.Lock()
         self._done = threading.Event()
-        self._timer: threading.Timer | None = None
+        #: Record each API operation as a :class:`Write` (HTTP writes, read back by tests).
+        self.record_writes = False
         self.view = TxView(self)
         if not direct:
             with site.lock:
@@ -174,11 +178,7 @@ class Transaction:
                     for key, rec in self._overlay.items():
                         site.tables[key[0]].insert(rec)
                     for key, retired in self._retired.items():
-                        table = site.tables[key[0]]
-                        if retired:
-                            table.retired.add(key[1])
-                        else:
-                            table.retired.discard(key[1])
+                        site.tables[key[0]].set_retired(key[1], retired)
                     elog = site.tables["EventLogEntry"]
                     for row in self._events:
                         elog.insert(row)
@@ -186,7 +186,9 @@ class Transaction:
                 site._open.discard(self)
                 self.state = "committed"
             site.row_locks.release(self, self._locks)
-        site._committed(self)
+            # Listeners (the emulator's write record) run before anyone waiting on this
+            # transaction's state (e.g. a stopping emulator) goes on.
+            site._committed(self)
         self._done.set()
 
     def rollback(self) -> None:
@@ -196,7 +198,7 @@ class Transaction:
                 return
             site = self.site
             with site.lock:
-                site.rolled_back_event_ids.extend(self.event_ids)
+                site._rolled_back.extend(self.event_ids)
                 site._open.discard(self)
                 self.state = "rolled_back"
             site.row_locks.release(self, self._locks)
@@ -217,7 +219,6 @@ class Transaction:
 
         timer = threading.Timer(seconds, fire)
         timer.daemon = True
-        self._timer = timer
         with site._timers_cond:
             site._timers.add(timer)
         timer.start()
@@ -225,6 +226,20 @@ class Transaction:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the commit or rollback; True once it happened."""
         return self._done.wait(timeout)
+
+    @contextmanager
+    def scope(self, finish: Callable[[Transaction], None] | None = None) -> Iterator[Transaction]:
+        """``with tx.scope(): ...``: roll back if the block (or ``finish``) raises, else finish.
+
+        ``finish`` defaults to :meth:`commit`; pass e.g. a delayed commit or a rollback. This is
+        the one place where "begin, run, roll back on exception, commit" is spelled out.
+        """
+        try:
+            yield self
+            (finish or Transaction.commit)(self)
+        except BaseException:
+            self.rollback()  # a no-op once committed
+            raise
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -269,13 +284,38 @@ class Transaction:
 
     def _set_retired(self, key: Key, retired: bool) -> None:
         if self.direct:
-            table = self.site.tables[key[0]]
-            if retired:
-                table.retired.add(key[1])
-            else:
-                table.retired.discard(key[1])
+            self.site.tables[key[0]].set_retired(key[1], retired)
         else:
             self._retired[key] = retired
+
+    def _alloc_event_id(self) -> int:
+        """A new event id, owned by this transaction (so a rollback accounts for every id)."""
+        if self.direct:
+            eid = self.site.alloc_event_id()
+        else:
+            with self._state_lock:
+                if self.state != "open":
+                    raise ApiError(
+                        f"API {self.method}() CRUD ERROR #20: the transaction was rolled back", ERR_CRUD
+                    )
+                eid = self.site.alloc_event_id()
+        self.event_ids.append(eid)
+        return eid
+
+    def _stage_event(self, row: Record) -> None:
+        """An event row becomes visible with the commit (at once in direct mode)."""
+        if self.direct:
+            self.site.tables["EventLogEntry"].insert(row)
+        else:
+            self._events.append(row)
+
+    def _note(self, method: str, entity_type: str, entity_id: int | None, fields: Mapping[str, Any]) -> None:
+        """Record an API write with its fields as the site understood them (see :class:`Write`)."""
+        if self.record_writes:
+            understood = {name: from_wire(value) for name, value in fields.items()}
+            self.writes.append(
+                Write(method, entity_type, entity_id, understood, self.script_name, self.session_uuid)
+            )
 
     def _user_name(self) -> str:
         if not self.user:
@@ -301,7 +341,7 @@ class Transaction:
         """Allocate an id for one event about ``rec`` (whose row lock we hold) and stage it."""
         if self.quiet:
             return 0
-        eid = self.site.alloc_event_id()
+        eid = self._alloc_event_id()
         row = events.row(
             eid,
             event_type,
@@ -314,11 +354,7 @@ class Transaction:
             created_at=when,
             description=description,
         )
-        self.event_ids.append(eid)
-        if self.direct:
-            self.site.tables["EventLogEntry"].insert(row)
-        else:
-            self._events.append(row)
+        self._stage_event(row)
         return eid
 
     def _context(self, entity_type: str, method: str) -> ValueContext:
@@ -415,6 +451,7 @@ class Transaction:
                 if fdef.reverse:
                     added_links = value if fdef.is_multi else [value]
                     self._reverse(entity_type, new_id, fdef, added_links, [], eid, True, when)
+            self._note(method, entity_type, new_id, {name: value for name, (_f, value) in given.items()})
             return self._answer(entity_type, rec, list(given) + list(return_fields))
 
     def _create_event_entry(self, data: Any, return_fields: Sequence[str], method: str) -> dict[str, Any]:
@@ -427,7 +464,7 @@ class Transaction:
                 ERR_CRUD,
             )
         when = self.clock()
-        eid = 0 if self.quiet else self.site.alloc_event_id()
+        eid = 0 if self.quiet else self._alloc_event_id()
         values = {name: value for name, (_f, value) in given.items()}
         row = events.row(
             eid,
@@ -442,11 +479,8 @@ class Transaction:
             description=values.get("description") or "",
         )
         if not self.quiet:
-            self.event_ids.append(eid)
-            if self.direct:
-                self.site.tables["EventLogEntry"].insert(row)
-            else:
-                self._events.append(row)
+            self._stage_event(row)
+        self._note(method, "EventLogEntry", eid or None, values)
         return self._answer("EventLogEntry", row, list(given) + list(return_fields))
 
     # -- connections ----------------------------------------------------------------------------
@@ -624,6 +658,7 @@ class Transaction:
                     rec["updated_at"] = when
                 if "updated_by" in rec:
                     rec["updated_by"] = dict(self.user) if self.user else None
+            self._note(method, entity_type, entity_id, {name: value for name, (_f, value) in given.items()})
             return self._answer(entity_type, rec, list(given))
 
     # -- retire / revive ------------------------------------------------------------------------
@@ -642,6 +677,7 @@ class Transaction:
                     f"API {method}() CRUD ERROR #3: Entity {entity_type} #{entity_id} does not exist.",
                     ERR_CRUD,
                 )
+            self._note(method, entity_type, entity_id, {})
             if retired:
                 return False
             when = self.clock()
@@ -677,6 +713,7 @@ class Transaction:
             key = (entity_type, entity_id)
             self.lock(key)
             rec, retired = self.view.record(entity_type, entity_id)
+            self._note(method, entity_type, entity_id, {})
             if rec is None or not retired or entity_type == "EventLogEntry":
                 return False
             self._set_retired(key, False)

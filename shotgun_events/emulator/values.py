@@ -8,6 +8,7 @@ conversion, and so that the client parses them exactly as it parses FPT's answer
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -128,6 +129,19 @@ def _check_link(fdef: FieldDef, value: Any, ctx: ValueContext) -> dict[str, Any]
     return link(value["type"], value["id"])
 
 
+def _check_finite(fdef: FieldDef, value: Any, ctx: ValueContext) -> None:
+    """Structured values must be storable as JSON: no NaN or infinite numbers anywhere."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ctx.error(fdef, f"Invalid value {item!r}: not a finite number")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 class _Bad:
     """The "wrong type" error for a value, built only if it is raised."""
 
@@ -162,7 +176,13 @@ def normalize(fdef: FieldDef, value: Any, ctx: ValueContext) -> Any:
     if dtype == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad.error()
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ctx.error(fdef, f"Invalid value {value!r} for a 'float' field: out of range")
+        return number
     if dtype == "checkbox":
         if not isinstance(value, bool):
             raise bad.error()
@@ -210,7 +230,9 @@ def normalize(fdef: FieldDef, value: Any, ctx: ValueContext) -> Any:
     if dtype == "url":
         if not isinstance(value, dict):
             raise bad.error()
+        _check_finite(fdef, value, ctx)
         return value
     if dtype == "serializable":
+        _check_finite(fdef, value, ctx)
         return value
     raise ctx.error(fdef, f"Fields of type '{dtype}' cannot be set through the API")

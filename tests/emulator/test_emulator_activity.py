@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from shotgun_events.emulator import FptEmulator
 
 
@@ -150,3 +152,55 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     FptEmulator(seed=2, snapshot=path).save_snapshot(copy)
     fresh.load_snapshot(copy)
     assert fresh.site.find_one("Shot", [["code", "is", "NEXT"]]) is not None
+
+
+def entity_keys(emu: FptEmulator) -> set[tuple[str, int]]:
+    site = emu.site
+    return {
+        (name, rid) for name, table in site.tables.items() if name != "EventLogEntry" for rid in table.records
+    }
+
+
+@pytest.mark.parametrize("n", [1, 7, 60, 200, 333, 1000])
+@pytest.mark.parametrize("populate", [True, False])
+def test_small_preloads_leave_a_consistent_site(n: int, populate: bool) -> None:
+    emu = FptEmulator(seed=9, populate=populate)
+    before = entity_keys(emu)
+    assert emu.preload_events(n) == (1, n)
+    events = emu.site.events()
+    assert [e["id"] for e in events] == list(range(1, n + 1))
+    created = entity_keys(emu) - before
+    setup = {key for key in created if key[0] in ("HumanUser", "Step")}
+    # A bare site first gets people and pipeline steps, silently, as site setup (as the
+    # emulator's own bootstrap does); a populated one already has them.
+    assert {t for t, _ in setup} == (set() if populate else {"HumanUser", "Step"})
+    created -= setup
+    news = {
+        (e["meta"]["entity_type"], e["meta"]["entity_id"]) for e in events if e["event_type"].endswith("_New")
+    }
+    assert created == news  # every entity the history made has its _New event, and no more
+    # Whole changes only: every in_create row belongs to an entity whose _New row is logged,
+    # and created shots and tasks have the in_create rows of their fields.
+    in_create: dict[tuple[str, int], set[str]] = {}
+    for e in events:
+        if e["meta"].get("in_create"):
+            in_create.setdefault((e["meta"]["entity_type"], e["meta"]["entity_id"]), set()).add(
+                e["attribute_name"]
+            )
+    assert set(in_create) <= news
+    for entity_type, entity_id in news:
+        if entity_type in ("Shot", "Task"):
+            assert {"code" if entity_type == "Shot" else "content", "sg_status_list"} <= in_create[
+                (entity_type, entity_id)
+            ]
+
+
+def test_background_activity_roughly_honours_its_rate(fpt_emulator: FptEmulator) -> None:
+    fpt_emulator.activity.start(40)
+    start = time.monotonic()
+    time.sleep(1.0)
+    fpt_emulator.activity.stop()
+    elapsed = time.monotonic() - start
+    actions = fpt_emulator.activity.actions
+    assert fpt_emulator.activity.errors == []
+    assert 0.25 * 40 * elapsed <= actions <= 40 * elapsed + 2  # generous: a slow CI machine is fine

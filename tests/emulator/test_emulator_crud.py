@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import FieldDef, FptEmulator
+from shotgun_events.emulator import Activity, FieldDef, FptEmulator
 
 PROJECT = {"type": "Project", "id": 1}
 
@@ -210,3 +211,79 @@ def test_in_process_site_api(fpt_emulator: FptEmulator, sg: Any) -> None:
     assert got["updated_by"]["name"] == "Emulator Admin"
     assert site.get("Shot", shot["id"])["code"] == "IP1"
     assert [e["event_type"] for e in site.events()] == ["Shotgun_Shot_Change"]
+
+
+def test_writes_record_fields_as_the_site_understood_them(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.site.schema.add_field("Shot", FieldDef("sg_delivery_at", "date_time", "Delivery"))
+    paris = dt.timezone(dt.timedelta(hours=2))
+    shot = sg.create(
+        "Shot",
+        {
+            "code": "N1",
+            "project": {"type": "Project", "id": 1, "name": "Demo Project", "extra": "ignored"},
+            "sg_delivery_at": dt.datetime(2024, 3, 1, 14, 30, tzinfo=paris),
+        },
+    )
+    shot_link = {"type": "Shot", "id": shot["id"]}
+    task = sg.create("Task", {"content": "comp", "project": PROJECT, "entity": shot})  # link with name
+    sg.update("Task", task["id"], {"entity": shot_link, "sg_sort_order": 3, "start_date": "2024-03-04"})
+    sg.update(
+        "Shot", shot["id"], {"tasks": [{**task, "name": "comp"}]}, multi_entity_update_modes={"tasks": "add"}
+    )
+    assert [(w.method, w.fields) for w in fpt_emulator.writes] == [
+        (
+            "create",
+            {
+                "code": "N1",
+                "project": PROJECT,
+                "sg_delivery_at": dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.UTC),
+            },
+        ),
+        ("create", {"content": "comp", "project": PROJECT, "entity": shot_link}),
+        ("update", {"entity": shot_link, "sg_sort_order": 3.0, "start_date": "2024-03-04"}),
+        ("update", {"tasks": [{"type": "Task", "id": task["id"]}]}),
+    ]
+    delivery = fpt_emulator.writes[0].fields["sg_delivery_at"]
+    assert delivery.tzinfo is not None and delivery.utcoffset() == dt.timedelta(0)
+
+
+def test_recorded_calls_writes_and_rollbacks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shotgun_events.emulator import activity, emulator, store
+
+    monkeypatch.setattr(emulator, "MAX_RECORDED", 3)
+    monkeypatch.setattr(store, "MAX_ROLLED_BACK_IDS", 4)
+    monkeypatch.setattr(activity, "MAX_ERRORS", 2)
+    with FptEmulator(seed=1) as emu:
+        sg = emu.connect()
+        for i in range(5):
+            sg.create("Shot", {"code": f"B{i}", "project": PROJECT})
+        mark = emu.write_count
+        assert [w.fields["code"] for w in emu.writes] == ["B2", "B3", "B4"]  # the latest only
+        sg.create("Shot", {"code": "B5", "project": PROJECT})
+        assert emu.write_count == mark + 1 == 6
+        assert [w.fields["code"] for w in emu.writes_since(mark)] == ["B5"]  # a mark stays right
+        assert emu.writes_since(emu.write_count) == []
+        assert emu.calls == ["create", "create", "create"]
+        for _ in range(3):
+            tx = emu.begin()
+            tx.create("Shot", {"code": "gone", "project": PROJECT})
+            tx.rollback()
+        assert len(emu.site.rolled_back_event_ids) == 4
+        assert emu.site.rolled_back_event_ids[-1] == emu.site.next_event_id - 1
+        studio = Activity(emu.site)
+        attempts: list[int] = []
+
+        def failing_step(n: int = 1) -> list[int]:
+            attempts.append(n)
+            raise RuntimeError(f"action {len(attempts)} failed")
+
+        monkeypatch.setattr(studio, "step", failing_step)
+        studio.start(200)
+        deadline = time.monotonic() + 10
+        while len(attempts) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        studio.stop()
+        assert len(attempts) >= 5
+        assert [str(e) for e in studio.errors] == [
+            f"action {n} failed" for n in (len(attempts) - 1, len(attempts))
+        ]

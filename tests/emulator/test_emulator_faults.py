@@ -161,3 +161,82 @@ def test_knob_validation() -> None:
     assert faults.pending == 2
     faults.reset()
     assert faults.pending == 0
+
+
+@pytest.mark.parametrize("kind", [FaultKind.AUTH, FaultKind.ERROR])
+def test_scripted_auth_and_error_faults_skip_info(fpt_emulator: FptEmulator, kind: FaultKind) -> None:
+    fpt_emulator.faults.fail_next(1, kind)
+    sg = fpt_emulator.connect()  # its `info` call needs no auth and is not the call meant
+    assert fpt_emulator.faults.pending == 1
+    expected = shotgun_api3.AuthenticationFault if kind is FaultKind.AUTH else shotgun_api3.Fault
+    with pytest.raises(expected):
+        sg.find("Shot", [])
+    assert sg.find("Shot", []) == []
+
+
+def test_faults_scripted_for_info_by_name_apply_to_it(fpt_emulator: FptEmulator) -> None:
+    fpt_emulator.faults.fail_next(1, FaultKind.ERROR, method="info", message="info is broken")
+    with pytest.raises(shotgun_api3.Fault, match="info is broken"):
+        fpt_emulator.connect()
+    fpt_emulator.faults.fail_next(1, FaultKind.HTTP_503)  # transport faults hit any call
+    with pytest.raises(ProtocolError):
+        fpt_emulator.connect()
+    assert fpt_emulator.connect().find("Shot", []) == []
+
+
+def test_after_counts_only_calls_let_through(fpt_emulator: FptEmulator) -> None:
+    faults = Faults()
+    faults.fail_next(1, FaultKind.HTTP_503, after=1)
+    faults.fail_next(1, FaultKind.HTTP_502)
+    assert faults.decide("read").kind is FaultKind.HTTP_502  # faulted: does not count as "after"
+    assert faults.decide("read").kind is None  # the one call let through
+    assert faults.decide("read").kind is FaultKind.HTTP_503
+    # Through the client: the dropped first try does not count; its silent retry does.
+    sg = fpt_emulator.connect()
+    fpt_emulator.clear_writes()
+    fpt_emulator.faults.fail_next(1, FaultKind.DROP, method="read")
+    fpt_emulator.faults.fail_next(1, FaultKind.HTTP_503, method="read", after=1)
+    assert sg.find("Shot", []) == []
+    assert fpt_emulator.calls == ["read", "read"]
+    with pytest.raises(ProtocolError):
+        sg.find("Shot", [])
+
+
+def test_hang_rate_knob(fpt_emulator: FptEmulator) -> None:
+    sg = fpt_emulator.connect(timeout=0.3)
+    fpt_emulator.faults.set(hang_rate=1.0, hang_seconds=10.0)  # released when the emulator stops
+    with pytest.raises(TimeoutError):
+        sg.find("Shot", [])
+    fpt_emulator.faults.hang_rate = 0.0
+    sg.close()
+    assert sg.find("Shot", []) == []
+
+
+def test_rollback_rate_knob(fpt_emulator: FptEmulator, sg: Any) -> None:
+    fpt_emulator.faults.rollback_rate = 1.0
+    with pytest.raises(shotgun_api3.Fault, match="deadlock"):
+        sg.create("Shot", {"code": "never", "project": PROJECT})
+    assert sg.find("Shot", []) == []  # reads are not affected
+    assert fpt_emulator.site.rolled_back_event_ids
+    assert fpt_emulator.site.events() == [] and fpt_emulator.writes == []
+    fpt_emulator.faults.rollback_rate = 0.0
+    assert sg.create("Shot", {"code": "kept", "project": PROJECT})["code"] == "kept"
+
+
+def test_error_504_rate_knob(fpt_emulator: FptEmulator, sg: Any) -> None:
+    sg.BACKOFF = 0.01
+    fpt_emulator.clear_writes()
+    fpt_emulator.faults.error_504_rate = 1.0
+    with pytest.raises(ProtocolError) as info:
+        sg.find("Shot", [])
+    assert info.value.errcode == 504
+    assert fpt_emulator.calls == ["read", "read", "read"]  # the client's three attempts
+
+
+def test_user_login_and_session_token_auth_are_rejected(fpt_emulator: FptEmulator) -> None:
+    by_login = shotgun_api3.Shotgun(fpt_emulator.url, login="ada.moreau", password="secret", connect=False)
+    by_token = shotgun_api3.Shotgun(fpt_emulator.url, session_token="abc123", connect=False)
+    for client in (by_login, by_token):
+        client.config.timeout_secs = 5
+        with pytest.raises(shotgun_api3.AuthenticationFault, match="authenticate"):
+            client.find("Shot", [])

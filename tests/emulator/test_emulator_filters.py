@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import FptEmulator
+from shotgun_events.emulator import FptEmulator, filters
 
 PROJECT = {"type": "Project", "id": 1}
 
@@ -175,6 +176,43 @@ def test_deep_fields_in_filters_and_return_fields(sg: Any, studio: dict[str, Any
 def test_date_relative_filters(sg: Any, studio: dict[str, Any]) -> None:
     assert len(sg.find("Shot", [["created_at", "in_last", [1, "HOUR"]]])) == 4
     assert sg.find("Shot", [["created_at", "not_in_last", [1, "HOUR"]]]) == []
+
+
+def test_more_link_name_relations(sg: Any, studio: dict[str, Any]) -> None:
+    assert find_codes(sg, [["sg_sequence", "name_starts_with", "sq02"]]) == ["SQ020_0010", "sq020_0020"]
+    assert find_codes(sg, [["sg_sequence", "name_ends_with", "10"]]) == ["SQ010_0010", "SQ010_0020"]
+    assert find_codes(sg, [["sg_sequence", "name_not_contains", "020"]]) == ["SQ010_0010", "SQ010_0020"]
+    assert find_codes(sg, [["assets", "name_starts_with", "HE"]]) == ["SQ010_0010", "SQ010_0020"]
+    assert find_codes(sg, [["assets", "name_ends_with", "amp"]]) == ["SQ010_0020", "sq020_0020"]
+    assert find_codes(sg, [["assets", "name_not_contains", "lamp"]]) == ["SQ010_0010", "SQ020_0010"]
+
+
+def test_in_next_and_not_in_next(fpt_emulator: FptEmulator, sg: Any, studio: dict[str, Any]) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    for content, days in (("soon", 2), ("later", 20), ("past", -3)):
+        sg.create("Task", {"content": content, "project": PROJECT, "due_date": today + dt.timedelta(days)})
+
+    def contents(relation: str, value: Any) -> list[str]:
+        rows = sg.find("Task", [["due_date", relation, value], ["due_date", "is_not", None]], ["content"])
+        return sorted(r["content"] for r in rows)
+
+    assert contents("in_next", [7, "DAY"]) == ["soon"]
+    assert contents("in_next", [1, "MONTH"]) == ["later", "soon"]
+    assert contents("not_in_next", [7, "DAY"]) == ["later", "past"]
+    assert contents("in_last", [1, "WEEK"]) == ["past"]
+    assert contents("not_in_last", [1, "WEEK"]) == ["later", "soon"]
+
+
+def test_relative_dates_use_the_time_of_each_read(
+    sg: Any, studio: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = [["created_at", "in_last", [1, "HOUR"]]]
+    assert len(sg.find("Shot", query)) == 4
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    monkeypatch.setattr(filters, "utc_clock", lambda: later)
+    assert sg.find("Shot", query) == []  # the same query, two hours on: not an old cached answer
+    assert len(sg.find("Shot", [["created_at", "not_in_last", [1, "HOUR"]]])) == 4
+    assert len(sg.find("Shot", [["created_at", "in_last", [3, "HOUR"]]])) == 4
 
 
 def test_sorts(sg: Any, studio: dict[str, Any]) -> None:

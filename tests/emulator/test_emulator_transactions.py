@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +254,85 @@ def test_a_failed_operation_aborts_the_transaction(fpt_emulator: FptEmulator) ->
     with pytest.raises(RuntimeError):
         tx.commit()
     assert fpt_emulator.site.find("Shot", [["code", "is", "FIRST"]]) == []
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``fn`` in a thread; the list gets its result or the exception it raised."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_commit_delay_gap_is_visible_while_held(fpt_emulator: FptEmulator, sg: Any) -> None:
+    before = fpt_emulator.site.last_event_id
+    fpt_emulator.faults.commit_delay = 1.0
+    writer, outcome = in_thread(
+        lambda: fpt_emulator.connect().create("Shot", {"code": "DELAYED", "project": PROJECT})
+    )
+    wait_until(fpt_emulator.site.pending_event_ids)
+    pending = fpt_emulator.site.pending_event_ids()
+    fpt_emulator.faults.commit_delay = 0
+    assert sg.find("Shot", [["code", "is", "DELAYED"]]) == []  # held: neither the row...
+    assert not set(pending) & set(visible_ids(sg))  # ...nor its events are readable
+    assert max(visible_ids(sg) or [0]) == before
+    writer.join(timeout=10)
+    assert outcome and outcome[0]["code"] == "DELAYED"
+    (shot,) = sg.find("Shot", [["code", "is", "DELAYED"]])
+    assert shot["id"] == outcome[0]["id"]  # the id appears once the commit is done
+    assert set(pending) <= set(visible_ids(sg))
+
+
+def test_stop_rolls_back_a_held_http_write_before_saving(tmp_path: Path) -> None:
+    path = tmp_path / "site.json"
+    emu = FptEmulator(snapshot=path).start()
+    sg = emu.connect(timeout=10)
+    emu.faults.hold_next_writes(1, 30)
+    writer, outcome = in_thread(lambda: sg.create("Shot", {"code": "HELD", "project": PROJECT}))
+    wait_until(emu.site.pending_event_ids)
+    emu.stop()
+    writer.join(timeout=10)
+    assert not writer.is_alive() and isinstance(outcome[0], Exception)  # the caller never got a "done"
+    assert emu.site.find("Shot", [["code", "is", "HELD"]]) == []
+    assert emu.site.pending_event_ids() == [] and emu.writes == []
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["tables"]["Shot"]["records"] == [] and saved["tables"]["EventLogEntry"]["records"] == []
+
+
+def test_stop_fails_an_http_write_waiting_for_a_row_lock(tmp_path: Path) -> None:
+    path = tmp_path / "site.json"
+    emu = FptEmulator(snapshot=path).start()
+    sg = emu.connect(timeout=10)
+    shot = sg.create("Shot", {"code": "L", "project": PROJECT})
+    tx = emu.begin()
+    tx.update("Shot", shot["id"], {"description": "in-process"})
+    writer, outcome = in_thread(lambda: sg.update("Shot", shot["id"], {"sg_status_list": "fin"}))
+    wait_until(lambda: emu.calls[-1:] == ["update"])
+    time.sleep(0.1)  # let it reach the lock (if it does not, stop refuses it: the same outcome)
+    emu.stop()
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert [r["sg_status_list"] for r in saved["tables"]["Shot"]["records"]] == ["wtg"]
+    tx.commit()  # the lock is free now: the stopped HTTP write must not go on and commit
+    writer.join(timeout=10)
+    time.sleep(0.2)  # (the client may give up before the server side would have committed)
+    assert not writer.is_alive() and isinstance(outcome[0], Exception)
+    got = emu.site.find_one("Shot", [["id", "is", shot["id"]]], ["sg_status_list", "description"])
+    assert got == {"type": "Shot", "id": shot["id"], "sg_status_list": "wtg", "description": "in-process"}
+    assert [w.method for w in emu.writes] == ["create"]
+    # A restarted emulator takes writes again.
+    with emu:
+        assert emu.connect().update("Shot", shot["id"], {"sg_status_list": "fin"})["sg_status_list"] == "fin"
