@@ -130,3 +130,21 @@ def test_authentication_failure_is_named_and_state_untouched(
     assert len(errors) == 1 and "(auth)" in errors[0]
     assert DEFAULT_SCRIPT_KEY not in caplog.text
     assert deployed.dynamodb.scan(TableName=deployed.table)["Items"] == before
+
+
+def test_a_hanging_site_ends_in_one_clear_error_before_the_lambda_deadline(
+    deployed: Pipeline,
+    fpt_emulator: FptEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SHOTGUN_TIMEOUT_SECONDS", "1")
+    fpt_emulator.faults.set(hang_rate=1.0, hang_seconds=10.0)
+    started = time.monotonic()
+    with pytest.raises(FptError) as raised:
+        invoke(seconds=3.5)
+    assert time.monotonic() - started < 3.5  # never killed by the Lambda timeout mid-call
+    assert raised.value.kind == "timeout"
+    errors = [r.getMessage() for r in caplog.records if r.name == "shotgun-events" and r.levelname == "ERROR"]
+    assert len(errors) == 1 and "(timeout)" in errors[0]
+    fpt_emulator.faults.reset()
