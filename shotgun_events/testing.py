@@ -122,7 +122,7 @@ class PluginHarness:
         )
         self.outcomes: list[EventOutcome] = []
         self.delivered_up_to = self.site.last_event_id
-        self._writes_before = len(emulator.writes)
+        self._writes_before = emulator.write_count
 
     # -- given: state, silently ------------------------------------------------------------------
 
@@ -211,7 +211,8 @@ class PluginHarness:
     @property
     def writes(self) -> list[Write]:
         """The writes this plugin's script users made since the harness was built, in order."""
-        return [w for w in self.emulator.writes[self._writes_before :] if w.script_name in self.script_names]
+        since = self.emulator.writes_since(self._writes_before)
+        return [w for w in since if w.script_name in self.script_names]
 
     @property
     def failures(self) -> list[str]:
