@@ -23,7 +23,6 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
     os.environ.setdefault(_name, "bench")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # not a Lambda: nobody flushes them
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -31,6 +30,7 @@ from moto import mock_aws  # noqa: E402
 from shotgun_events.config import PollerConfig  # noqa: E402
 from shotgun_events.event_log import FptEventLog  # noqa: E402
 from shotgun_events.fpt import RetryPolicy, ScriptCredentials, connect  # noqa: E402
+from shotgun_events.observability import metrics  # noqa: E402
 from shotgun_events.poller import PollerDeps, initialise, load_or_start, run_pass  # noqa: E402
 from shotgun_events.publisher import SnsPublisher  # noqa: E402
 from shotgun_events.state_store import DynamoDBStateStore  # noqa: E402
@@ -85,6 +85,7 @@ def catch_up(
     current = load_or_start(deps)
     while True:
         current, result, full = run_pass(deps, config, current)
+        metrics.clear_metrics()  # not a Lambda: nobody flushes them, and EMF lines would flood the output
         published += len(result.to_publish)
         passes += 1
         if not full or passes == stop_after_passes:
@@ -142,6 +143,7 @@ def main() -> None:
                 tracemalloc.reset_peak()
                 before = tracemalloc.get_traced_memory()[0]
                 current, _result, _full = run_pass(traced, config, current)
+                metrics.clear_metrics()
                 peaks.append(tracemalloc.get_traced_memory()[1] - before)
             tracemalloc.stop()
             print(
