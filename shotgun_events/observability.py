@@ -20,7 +20,10 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE, disabled=os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is None)
 
 
-def count_fpt_error(kind: str) -> None:
-    """One `FptErrors` data point with the error kind as a dimension (auth, timeout, http_5xx, ...)."""
+def count_fpt_error(kind: str, plugin: str | None = None) -> None:
+    """One `FptErrors` data point with the error kind (auth, timeout, http_5xx, ...) as a dimension,
+    and the plugin's name when a dispatch function's read failed."""
     with single_metric(name="FptErrors", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="kind", value=kind)
+        if plugin:
+            metric.add_dimension(name="plugin", value=plugin)

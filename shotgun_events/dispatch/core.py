@@ -171,7 +171,7 @@ class PluginDispatcher:
         self._use_session_uuid = use_session_uuid
         self._metrics = metrics or emf_metrics()
         self._clock = clock
-        self._retry = retry or RetryPolicy(on_error=count_fpt_error)
+        self._retry = retry or RetryPolicy(on_error=lambda kind: count_fpt_error(kind, plugin.name))
         self._context: LambdaContext | None = None
 
     # -- batch ---------------------------------------------------------------------------------------

@@ -149,4 +149,4 @@ def test_a_failed_re_read_is_logged_counted_and_ends_in_the_dlq(
     assert all(e["message_id"] and "FptError" in e["message"] and "(auth)" in e["message"] for e in errors)
     assert deployed["metrics"].values[("big_events", "RecordFailures")] == [1, 1]
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"FptErrors"' in line]
-    assert [(m["kind"], m["FptErrors"]) for m in emf] == [("auth", [1.0]), ("auth", [1.0])]
+    assert [(m["kind"], m["plugin"], m["FptErrors"]) for m in emf] == [("auth", "big_events", [1.0])] * 2
