@@ -103,27 +103,38 @@ class InMemoryStateStore:
 
 
 class Recording:
-    """Forwards to a real (moto) client and records each call's keyword arguments and outcome."""
+    """Forwards to a real (moto) client and records each call's keyword arguments and outcome.
 
-    def __init__(self, client: Any):
+    With `atomic`, calls from several threads run one at a time: moto's conditional writes are not
+    atomic under threads, while DynamoDB's are, per item.
+    """
+
+    def __init__(self, client: Any, atomic: bool = False):
         self.client = client
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.outcomes: list[tuple[str, bool]] = []
         self._lock = threading.Lock()
+        self._atomic = threading.Lock() if atomic else None
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.client, name)
 
         def call(**kwargs: Any) -> Any:
-            try:
-                result = method(**kwargs)
-            except Exception:
-                self._record(name, kwargs, False)
-                raise
-            self._record(name, kwargs, True)
-            return result
+            if self._atomic is None:
+                return self._call(name, method, kwargs)
+            with self._atomic:
+                return self._call(name, method, kwargs)
 
         return call
+
+    def _call(self, name: str, method: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        try:
+            result = method(**kwargs)
+        except Exception:
+            self._record(name, kwargs, False)
+            raise
+        self._record(name, kwargs, True)
+        return result
 
     def _record(self, name: str, kwargs: dict[str, Any], ok: bool) -> None:
         with self._lock:

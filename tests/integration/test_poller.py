@@ -226,7 +226,7 @@ def test_two_pollers_at_once_lose_nothing_and_state_never_goes_back(pipeline: Pi
     log = InMemoryEventLog(time.time)
     for i in range(1, 301):
         log.add(event_at(FakeClock(started), i, ("Shot", i % 7)), visible_at=started + i * 0.004)
-    dynamodb = Recording(pipeline.dynamodb)
+    dynamodb = Recording(pipeline.dynamodb, atomic=True)
     initialise(DynamoDBStateStore(pipeline.table, SITE, dynamodb), 0)
     sent: list[int] = []
 
