@@ -124,11 +124,10 @@ def test_preload_is_exact_for_small_counts_and_deterministic() -> None:
     assert [r["created_at"] for r in a.site.events()] == [r["created_at"] for r in b.site.events()]
 
 
-def test_preload_is_fast() -> None:
+def test_preload_writes_exactly_n_events() -> None:
+    # Its speed is measured by bench/emulator_bench.py, not asserted here.
     emu = FptEmulator(seed=1)
-    start = time.monotonic()
     emu.preload_events(20000)
-    assert time.monotonic() - start < 5  # 100,000 take a few seconds: see bench/emulator_bench.py
     assert emu.site.last_event_id == 20000
 
 

@@ -66,12 +66,12 @@ def test_drop_after_commit_makes_the_client_retry_a_done_write(fpt_emulator: Fpt
 def test_hang_ends_in_the_clients_socket_timeout(fpt_emulator: FptEmulator, sg: Any) -> None:
     sg.close()
     sg.config.timeout_secs = 0.3
-    fpt_emulator.faults.hang_seconds = 2.0
+    fpt_emulator.faults.hang_seconds = 6.0
     fpt_emulator.faults.fail_next(1, FaultKind.HANG)
     start = time.monotonic()
     with pytest.raises(TimeoutError):
         sg.find("Shot", [])
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5  # the client's timeout ended it, not the hang's bound
     assert sg.find("Shot", []) == []
 
 
@@ -131,11 +131,12 @@ def test_latency_and_jitter(fpt_emulator: FptEmulator, sg: Any) -> None:
     start = time.monotonic()
     sg.find("Shot", [])
     elapsed = time.monotonic() - start
-    assert 0.05 <= elapsed < 0.5
+    assert elapsed >= 0.05
+    fpt_emulator.faults.set(latency=2.0)
     fpt_emulator.faults.reset()
     start = time.monotonic()
     sg.find("Shot", [])
-    assert time.monotonic() - start < 0.05
+    assert time.monotonic() - start < 2.0  # reset removed the latency
 
 
 def test_rates_are_deterministic_under_a_seed() -> None:

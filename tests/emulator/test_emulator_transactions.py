@@ -130,10 +130,11 @@ def test_commit_delay_knob_applies_to_every_write(fpt_emulator: FptEmulator, sg:
     start = time.monotonic()
     sg.create("Shot", {"code": "D", "project": PROJECT})
     assert time.monotonic() - start >= 0.2
+    fpt_emulator.faults.commit_delay = 2.0
     fpt_emulator.faults.commit_delay = 0
     start = time.monotonic()
-    sg.find("Shot", [])
-    assert time.monotonic() - start < 0.2
+    sg.create("Shot", {"code": "E", "project": PROJECT})
+    assert time.monotonic() - start < 2.0  # back to 0: no hold
 
 
 def test_rollback_knob_allocates_ids_that_never_fill(fpt_emulator: FptEmulator, sg: Any) -> None:
