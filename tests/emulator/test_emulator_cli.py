@@ -57,7 +57,9 @@ def test_module_runs_until_interrupted(tmp_path: Path) -> None:
         sg.config.timeout_secs = 5
         assert len(sg.find("EventLogEntry", [["id", "less_than", 51]])) == 50
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        # communicate, not wait: it drains the pipes, so a chatty emulator cannot block on a full one.
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr[-2000:]
     finally:
         if proc.poll() is None:
             proc.kill()
