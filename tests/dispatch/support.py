@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from shotgun_events.fpt import ScriptCredentials
 from shotgun_events.observability import logger
+from tests.helpers import LambdaContextStub
 
 # --- logs -------------------------------------------------------------------------------------------
 
@@ -104,17 +105,8 @@ class FakeConnections:
 # --- Lambda -------------------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "shotgun-events-dispatch-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:shotgun-events-dispatch-test"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+def one_minute_left() -> LambdaContextStub:
+    return LambdaContextStub(seconds=60)
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -160,7 +152,7 @@ class LambdaSqsDriver:
     queue_url: str
     handler: Handler
     batch_size: int = 10
-    context: Any = field(default_factory=FakeLambdaContext)
+    context: Any = field(default_factory=one_minute_left)
     invocations: list[dict[str, Any]] = field(default_factory=list)
     _queue_arn: str | None = None
 

@@ -25,8 +25,8 @@ from shotgun_events.dispatch import (
 from shotgun_events.events import MalformedEvent, encode_event
 from shotgun_events.fpt import FptError, RetryPolicy
 from shotgun_events.plugins import Plugin, RecordedMetrics, Registrar
-from tests.dispatch.support import FakeConnections, FakeLambdaContext, LogLines
-from tests.helpers import T0, make_event
+from tests.dispatch.support import FakeConnections, LogLines
+from tests.helpers import T0, LambdaContextStub, make_event
 
 URL = "https://studio.shotgrid.autodesk.com"
 STATUS = {"Shotgun_Shot_Change": ["sg_status_list"]}
@@ -387,12 +387,12 @@ def test_in_progress_after_a_crash_blocks_until_the_invocation_deadline(
     plugin = make_plugin("p", cb("s", "k", fragile))
     ledger = ledger_for(plugin, store)
     dispatch = dispatcher(plugin, ledger=ledger)
-    ledger.start_invocation(FakeLambdaContext(remaining_ms=remaining_ms))  # type: ignore[arg-type]
+    ledger.start_invocation(LambdaContextStub(seconds=remaining_ms / 1000))  # type: ignore[arg-type]
     with pytest.raises(Killed):
         dispatch.process_event(make_event(40))
 
     time.sleep(0.01)  # past the crashed invocation's deadline when it had no time left
-    ledger.start_invocation(FakeLambdaContext())  # type: ignore[arg-type]
+    ledger.start_invocation(LambdaContextStub(seconds=60))  # type: ignore[arg-type]
     outcome = dispatch.process_event(make_event(40))
     if runs_again:
         assert outcome.completed == ["0:fragile"] and len(calls.seen) == 2

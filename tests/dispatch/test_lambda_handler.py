@@ -15,7 +15,6 @@ from shotgun_events.config import ConfigError, DispatchConfig
 from shotgun_events.dispatch import DispatchFunction, export_secret_env
 from shotgun_events.plugins import RecordedMetrics
 from tests.dispatch.support import (
-    FakeLambdaContext,
     LambdaSqsDriver,
     LogLines,
     PluginPipeline,
@@ -25,7 +24,7 @@ from tests.dispatch.support import (
     queue_event_ids,
     write_plugin,
 )
-from tests.helpers import make_event
+from tests.helpers import LambdaContextStub, make_event
 
 pytestmark = pytest.mark.usefixtures("aws", "clean_environ")
 
@@ -233,7 +232,7 @@ def test_a_config_error_names_the_variable(
 ) -> None:
     monkeypatch.delenv("IDEMPOTENCY_TABLE")
     event = {"Records": [{"messageId": "m1", "body": "{}", "attributes": {"MessageGroupId": "g"}}]}
-    response = app.lambda_handler(event, FakeLambdaContext())
+    response = app.lambda_handler(event, LambdaContextStub(seconds=60))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     (error,) = json_logs.at("ERROR")
     assert "IDEMPOTENCY_TABLE" in error["message"]
