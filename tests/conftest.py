@@ -1,11 +1,16 @@
-"""Shared fixtures: fake AWS credentials (moto only; no test may reach real AWS)."""
+"""Shared fixtures: fake AWS credentials (moto only; no test may reach real AWS), the FPT emulator
+(`fpt_emulator`, `sg`) and structured-log capture."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.dispatch.support import LogLines
 
 pytest_plugins = ["shotgun_events.emulator.pytest_plugin"]
 
@@ -23,3 +28,11 @@ def aws() -> Iterator[None]:
 
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def json_logs() -> Iterator[LogLines]:
+    """The structured log lines written during the test."""
+    from tests.dispatch.support import capture_json_logs  # after the environment above is set
+
+    yield from capture_json_logs()
