@@ -53,6 +53,27 @@ def new_entity_meta(entity_type: str, entity_id: int) -> dict[str, Any]:
     return {"type": "new_entity", "entity_type": entity_type, "entity_id": entity_id}
 
 
+def _with_values(
+    meta: dict[str, Any],
+    is_multi: bool,
+    old: Any,
+    new: Any,
+    added: list[dict[str, Any]] | None,
+    removed: list[dict[str, Any]] | None,
+    in_create: bool,
+) -> dict[str, Any]:
+    """The value part of an attribute change: added/removed for multi-entity fields, else old/new."""
+    if is_multi:
+        meta["added"] = added or []
+        meta["removed"] = removed or []
+    else:
+        meta["old_value"] = old
+        meta["new_value"] = new
+    if in_create:
+        meta["in_create"] = True
+    return meta
+
+
 def change_meta(
     entity_type: str,
     entity_id: int,
@@ -72,15 +93,7 @@ def change_meta(
         "entity_id": entity_id,
         "field_data_type": fdef.data_type,
     }
-    if fdef.is_multi:
-        meta["added"] = added or []
-        meta["removed"] = removed or []
-    else:
-        meta["old_value"] = old
-        meta["new_value"] = new
-    if in_create:
-        meta["in_create"] = True
-    return meta
+    return _with_values(meta, fdef.is_multi, old, new, added, removed, in_create)
 
 
 def backref_meta(
@@ -106,15 +119,7 @@ def backref_meta(
         "actual_attribute_changed": f"{source_type}.{source_field.name}",
         "original_event_log_entry_id": original_event_id,
     }
-    if target_field.is_multi:
-        meta["added"] = added or []
-        meta["removed"] = removed or []
-    else:
-        meta["old_value"] = old
-        meta["new_value"] = new
-    if in_create:
-        meta["in_create"] = True
-    return meta
+    return _with_values(meta, target_field.is_multi, old, new, added, removed, in_create)
 
 
 def retirement_meta(entity_type: str, entity_id: int, display_name: str | None, when: str) -> dict[str, Any]:
