@@ -14,8 +14,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from shotgun_events.emulator import FptEmulator
-from shotgun_events.emulator.store import MAX_PAGE
+from fpt_emulator import FptEmulator
+from fpt_emulator.store import MAX_PAGE
 from shotgun_events.events import EVENT_FIELDS as DAEMON_FIELDS
 
 EVENT_FIELDS = [*DAEMON_FIELDS, "description"]

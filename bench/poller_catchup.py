@@ -32,8 +32,8 @@ from shotgun_events.event_log import FptEventLog  # noqa: E402
 from shotgun_events.fpt import RetryPolicy, ScriptCredentials, connect  # noqa: E402
 from shotgun_events.observability import metrics  # noqa: E402
 from shotgun_events.poller import PollerDeps, initialise, load_or_start, run_pass  # noqa: E402
-from shotgun_events.publisher import SnsPublisher  # noqa: E402
-from shotgun_events.state_store import DynamoDBStateStore  # noqa: E402
+from shotgun_events.poller.publisher import SnsPublisher  # noqa: E402
+from shotgun_events.poller.state_store import DynamoDBStateStore  # noqa: E402
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ def free_port() -> int:
 def start_emulator(events: int) -> tuple[subprocess.Popen[str], str, ScriptCredentials]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "shotgun_events.emulator", "--port", str(port), "--preload", str(events)],
+        [sys.executable, "-m", "fpt_emulator", "--port", str(port), "--preload", str(events)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -12,7 +12,7 @@ import pytest
 if TYPE_CHECKING:
     from tests.dispatch.support import LogLines
 
-pytest_plugins = ["shotgun_events.emulator.pytest_plugin"]
+pytest_plugins = ["fpt_emulator.pytest_plugin"]
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):

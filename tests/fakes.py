@@ -6,9 +6,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shotgun_events.cursor import PollState
 from shotgun_events.events import Event, EventMessage
-from shotgun_events.state_store import StateConflict, VersionedState
+from shotgun_events.poller.cursor import PollState
+from shotgun_events.poller.state_store import StateConflict, VersionedState
 
 
 class InMemoryEventLog:

@@ -13,8 +13,8 @@ from shotgun_events.event_log import FptEventLog
 from shotgun_events.fpt import FptConnections, FptError, RetryPolicy, SecretReader
 from shotgun_events.observability import count_fpt_error, logger, metrics, tracer
 from shotgun_events.poller import PollerDeps, poll
-from shotgun_events.publisher import SnsPublisher
-from shotgun_events.state_store import DynamoDBStateStore
+from shotgun_events.poller.publisher import SnsPublisher
+from shotgun_events.poller.state_store import DynamoDBStateStore
 
 
 @cache

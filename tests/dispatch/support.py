@@ -254,7 +254,7 @@ def create_plugin_pipeline(
 def publish(pipeline: PluginPipeline, events: list[dict[str, Any]]) -> None:
     """Publish the way the poller does (SnsPublisher: group = entity, dedup id = event id)."""
     from shotgun_events.events import encode_event
-    from shotgun_events.publisher import SnsPublisher
+    from shotgun_events.poller.publisher import SnsPublisher
 
     SnsPublisher(pipeline.topic_arn, pipeline.sns).publish([encode_event(e) for e in events])
 

@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
+from fpt_emulator import FptEmulator
 from functions.dispatch import app
 from shotgun_events.dispatch import DispatchFunction
-from shotgun_events.emulator import FptEmulator
 from shotgun_events.events import encode_event
 from shotgun_events.plugins import RecordedMetrics, filter_policy, load_named_plugin, matches
 from tests.dispatch.support import (

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shotgun_events.emulator import FptEmulator
+from fpt_emulator import FptEmulator
 
 
 def stable(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

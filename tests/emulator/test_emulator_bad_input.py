@@ -13,7 +13,7 @@ import shotgun_api3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shotgun_events.emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
+from fpt_emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
 
 AUTH = {"script_name": DEFAULT_SCRIPT_NAME, "script_key": DEFAULT_SCRIPT_KEY}
 
@@ -280,7 +280,7 @@ def test_an_unexpected_error_gets_a_generic_fault_and_is_logged(
 
     monkeypatch.setattr(fpt_emulator.api, "handle", broken)
     with (
-        caplog.at_level(logging.ERROR, logger="shotgun_events.emulator.server"),
+        caplog.at_level(logging.ERROR, logger="fpt_emulator.server"),
         pytest.raises(shotgun_api3.Fault, match="internal server error"),
     ):
         sg.find("Shot", [])

@@ -1,4 +1,4 @@
-"""The standalone emulator: ``python -m shotgun_events.emulator`` and ``cli.main``."""
+"""The standalone emulator: ``python -m fpt_emulator`` and ``cli.main``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator.cli import build_parser, main
+from fpt_emulator.cli import build_parser, main
 
 
 def test_module_runs_until_interrupted(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_module_runs_until_interrupted(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "shotgun_events.emulator",
+            "fpt_emulator",
             "--port",
             "0",
             "--seed",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import Activity, FieldDef, FptEmulator
+from fpt_emulator import Activity, FieldDef, FptEmulator
 
 PROJECT = {"type": "Project", "id": 1}
 
@@ -248,7 +248,7 @@ def test_writes_record_fields_as_the_site_understood_them(fpt_emulator: FptEmula
 
 
 def test_recorded_calls_writes_and_rollbacks_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shotgun_events.emulator import activity, emulator, store
+    from fpt_emulator import activity, emulator, store
 
     monkeypatch.setattr(emulator, "MAX_RECORDED", 3)
     monkeypatch.setattr(store, "MAX_ROLLED_BACK_IDS", 4)

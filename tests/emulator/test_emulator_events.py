@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import FptEmulator
+from fpt_emulator import FptEmulator
 from shotgun_events.events import EVENT_FIELDS
 
 PROJECT = {"type": "Project", "id": 1}

@@ -10,7 +10,7 @@ from xmlrpc.client import ProtocolError
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import FaultKind, Faults, FptEmulator
+from fpt_emulator import FaultKind, Faults, FptEmulator
 
 PROJECT = {"type": "Project", "id": 1}
 

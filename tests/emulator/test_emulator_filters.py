@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import FptEmulator, filters
+from fpt_emulator import FptEmulator, filters
 
 PROJECT = {"type": "Project", "id": 1}
 

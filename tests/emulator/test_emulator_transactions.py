@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import shotgun_api3
 
-from shotgun_events.emulator import ApiError, FaultKind, FptEmulator
+from fpt_emulator import ApiError, FaultKind, FptEmulator
 
 PROJECT = {"type": "Project", "id": 1}
 

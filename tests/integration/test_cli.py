@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from shotgun_events.cli import main
-from shotgun_events.state_store import DynamoDBStateStore
+from shotgun_events.poller.state_store import DynamoDBStateStore
+from shotgun_events_tools.cli import main
 from tests.aws import create_state_table
 
 SITE = "https://studio.example.com"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shotgun_events.emulator import FptEmulator
+from fpt_emulator import FptEmulator
 from shotgun_events.event_log import EventLog, FptEventLog
 from shotgun_events.events import EVENT_FIELDS
 from shotgun_events.fpt import RetryPolicy

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from shotgun_events.config import PollerConfig
-from shotgun_events.cursor import PollState
 from shotgun_events.events import EventMessage
 from shotgun_events.poller import PollerDeps, initialise, load_or_start, poll, run_pass
-from shotgun_events.publisher import SnsPublisher
-from shotgun_events.state_store import DynamoDBStateStore, StateConflict, VersionedState
+from shotgun_events.poller.cursor import PollState
+from shotgun_events.poller.publisher import SnsPublisher
+from shotgun_events.poller.state_store import DynamoDBStateStore, StateConflict, VersionedState
 from tests.aws import Pipeline, create_pipeline, delivered_ids, drain
 from tests.fakes import CollectingPublisher, FakeClock, InMemoryEventLog, Recording, kwargs_of
 from tests.helpers import load_event, make_event

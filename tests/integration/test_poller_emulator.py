@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
+from fpt_emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
 from functions.poller import app
 from shotgun_events.config import PollerConfig
-from shotgun_events.emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
 from shotgun_events.event_log import FptEventLog
 from shotgun_events.fpt import FptError, RetryPolicy
 from shotgun_events.poller import PollerDeps, initialise, poll

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shotgun_events.events import MAX_MESSAGE_BYTES, encode_event
-from shotgun_events.publisher import BATCH_LIMIT, PublishError, SnsPublisher
+from shotgun_events.poller.publisher import BATCH_LIMIT, PublishError, SnsPublisher
 from tests.aws import Pipeline, create_pipeline, delivered_ids, drain
 from tests.helpers import make_event
 

@@ -8,8 +8,8 @@ import boto3
 import pytest
 
 from shotgun_events.config import MAX_BACKLOG_LIMIT, MAX_BACKLOG_TIMEOUT
-from shotgun_events.cursor import PollState
-from shotgun_events.state_store import (
+from shotgun_events.poller.cursor import PollState
+from shotgun_events.poller.state_store import (
     DynamoDBStateStore,
     StateConflict,
     StateCorrupt,

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from shotgun_events.testing import fpt_emulator, plugin_harness, sg  # noqa: F401 (fixtures)
+from shotgun_events_tools.testing import fpt_emulator, plugin_harness, sg  # noqa: F401 (fixtures)

@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from shotgun_events.emulator import FieldDef
+from fpt_emulator import FieldDef
 from shotgun_events.events import EVENT_FIELDS
-from shotgun_events.testing import PluginHarness
+from shotgun_events_tools.testing import PluginHarness
 from tests.dispatch.support import LogLines
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from shotgun_events.events import encode_event, message_attributes
 from shotgun_events.plugins.matching import filter_policy, matches, policy_combinations, policy_keys
-from shotgun_events.publisher import SnsPublisher
+from shotgun_events.poller.publisher import SnsPublisher
 from tests.aws import drain
 from tests.helpers import make_event
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shotgun_events.cursor import PollState, advance, backlog_chunks
+from shotgun_events.poller.cursor import PollState, advance, backlog_chunks
 from tests.helpers import T0, make_event
 
 NOW = T0.timestamp()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shotgun_events.cursor import PollState
-from shotgun_events.daemon_state import DaemonStateError, read_daemon_state
+from shotgun_events.poller.cursor import PollState
+from shotgun_events_tools.daemon_state import DaemonStateError, read_daemon_state
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
 

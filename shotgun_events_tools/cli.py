@@ -11,10 +11,10 @@ from pathlib import Path
 import boto3
 
 from shotgun_events.config import ConfigError, site_url
-from shotgun_events.cursor import PollState
-from shotgun_events.daemon_state import DaemonStateError, read_daemon_state
 from shotgun_events.poller import initialise
-from shotgun_events.state_store import DynamoDBStateStore, StateConflict
+from shotgun_events.poller.cursor import PollState
+from shotgun_events.poller.state_store import DynamoDBStateStore, StateConflict
+from shotgun_events_tools.daemon_state import DaemonStateError, read_daemon_state
 
 
 def _init_state(args: argparse.Namespace) -> int:
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulator"]:
-        from shotgun_events.emulator.cli import main as emulator_main
+        from fpt_emulator.cli import main as emulator_main
 
         return emulator_main(argv[1:])
     args = build_parser().parse_args(argv)

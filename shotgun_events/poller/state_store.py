@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import boto3
 from botocore.exceptions import ClientError
 
-from shotgun_events.cursor import PollState
+from shotgun_events.poller.cursor import PollState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

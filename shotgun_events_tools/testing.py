@@ -7,7 +7,7 @@ write the plugin makes is recorded.
 
 Enable the fixtures in a conftest (or test module)::
 
-    pytest_plugins = ["shotgun_events.testing"]
+    pytest_plugins = ["shotgun_events_tools.testing"]
 
 then::
 
@@ -46,9 +46,9 @@ from typing import Any
 
 import pytest
 
+from fpt_emulator import FptEmulator, Write
+from fpt_emulator.pytest_plugin import fpt_emulator, sg
 from shotgun_events.dispatch import EffectLedger, EventOutcome, InMemoryPersistenceLayer, PluginDispatcher
-from shotgun_events.emulator import FptEmulator, Write
-from shotgun_events.emulator.pytest_plugin import fpt_emulator, sg
 from shotgun_events.events import EVENT_FIELDS, EVENT_TYPE, Event, decode_body, encode_event
 from shotgun_events.fpt import FptConnections
 from shotgun_events.plugins import Plugin, RecordedMetrics, load_plugin

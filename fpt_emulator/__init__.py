@@ -7,7 +7,7 @@ hanging connections and auth failures, deterministically under a seed.
 
 Typical use in a test::
 
-    from shotgun_events.emulator import FptEmulator
+    from fpt_emulator import FptEmulator
 
     with FptEmulator(seed=1) as emu:
         sg = emu.connect()

@@ -1,4 +1,4 @@
-"""``python -m shotgun_events.emulator``."""
+"""``python -m fpt_emulator``."""
 
 from .cli import main
 

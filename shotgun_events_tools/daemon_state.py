@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shotgun_events.cursor import PollState
+from shotgun_events.poller.cursor import PollState
 
 # Protocol 2 and later pickle a datetime's bytes through `_codecs.encode`.
 _ALLOWED = {

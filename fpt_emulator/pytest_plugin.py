@@ -1,8 +1,8 @@
 """Pytest fixtures: a running emulator and a real ``shotgun_api3`` client connected to it.
 
 Not registered globally. Use it from a conftest with
-``from shotgun_events.emulator.pytest_plugin import fpt_emulator, sg  # noqa: F401`` (or list
-``"shotgun_events.emulator.pytest_plugin"`` in the root conftest's ``pytest_plugins``).
+``from fpt_emulator.pytest_plugin import fpt_emulator, sg  # noqa: F401`` (or list
+``"fpt_emulator.pytest_plugin"`` in the root conftest's ``pytest_plugins``).
 """
 
 from __future__ import annotations

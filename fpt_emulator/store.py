@@ -1,6 +1,6 @@
 """The in-memory site: tables of committed records, reads, and the in-process API.
 
-Writes go through :class:`~shotgun_events.emulator.transaction.Transaction` so that event ids
+Writes go through :class:`~fpt_emulator.transaction.Transaction` so that event ids
 are allocated when a change starts and become readable only when it commits, as on a real site.
 Reads see committed data only.
 """

@@ -1,4 +1,4 @@
-"""``shotgun-events emulator`` / ``python -m shotgun_events.emulator``: run a local FPT site."""
+"""``shotgun-events emulator`` / ``python -m fpt_emulator``: run a local FPT site."""
 
 from __future__ import annotations
 

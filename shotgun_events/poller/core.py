@@ -15,12 +15,12 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shotgun_events.config import PollerConfig
-from shotgun_events.cursor import PassResult, PollState, advance, backlog_chunks
 from shotgun_events.event_log import EventLog
 from shotgun_events.events import Event, EventMessage, created_epoch, encode_event
 from shotgun_events.observability import logger, metrics
-from shotgun_events.publisher import Publisher
-from shotgun_events.state_store import StateConflict, StateStore, VersionedState
+from shotgun_events.poller.cursor import PassResult, PollState, advance, backlog_chunks
+from shotgun_events.poller.publisher import Publisher
+from shotgun_events.poller.state_store import StateConflict, StateStore, VersionedState
 
 
 @dataclass
