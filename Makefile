@@ -9,8 +9,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): $(BIN)/python pyproject.toml plugins/requirements.txt
+	$(BIN)/pip install --quiet -e '.[dev]' -r plugins/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
