@@ -46,7 +46,9 @@ class Site:
     def add(self, event_id: int, at: float | None, entity: tuple[str, int] = ("Shot", 1)) -> None:
         """Event `event_id` committed `at` seconds after the start (None: rolled back)."""
         created = datetime.fromtimestamp(self.t0 + (at or 0), UTC)
-        self.log.add(make_event(event_id, entity=entity, created_at=created), None if at is None else self.t0 + at)
+        self.log.add(
+            make_event(event_id, entity=entity, created_at=created), None if at is None else self.t0 + at
+        )
 
     def ring(self, at: float, event_id: int) -> None:
         self.doorbell.ring_at(self.t0 + at, event_id)
