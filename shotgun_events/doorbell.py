@@ -8,6 +8,7 @@ doubled, replayed or forged costs one interval of latency or one read at most, n
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -69,9 +70,11 @@ def wakes(body: str, wanted: Callable[[int], bool]) -> bool:
 class SqsDoorbell:
     """`Doorbell` and `Ringer` on an SQS standard queue.
 
-    `wait` long-polls (SQS waits in whole seconds, at most 20 per call) until the timeout is used
-    up; the part of a second that is left is slept. When the queue cannot be read the rest of
-    the timeout is slept too: the poller falls back to its interval (`DoorbellErrors`).
+    `wait` long-polls until the timeout is used up. SQS waits in whole seconds, at most 20 per
+    call, so the time left is rounded to the nearest second: a wait may end up to half a second
+    late, and the last half second or less, which cannot be long-polled, is slept. When the queue
+    cannot be read, the rest of the timeout is slept too. The poller then falls back to its
+    interval (`DoorbellErrors`).
     """
 
     def __init__(
@@ -93,7 +96,7 @@ class SqsDoorbell:
         deadline = self._clock() + timeout
         while True:
             left = deadline - self._clock()
-            seconds = min(MAX_WAIT_SECONDS, int(left))
+            seconds = min(MAX_WAIT_SECONDS, math.floor(left + 0.5))  # 1.9999 s left is a 2 s poll
             if seconds < 1:
                 if left > 0:
                     self._sleep(left)

@@ -115,21 +115,26 @@ def stub_doorbell(clock: FakeClock, sqs: StubSqs) -> SqsDoorbell:
     return SqsDoorbell("https://sqs/doorbell", sqs, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
 
 
-def test_a_long_wait_is_long_polls_of_at_most_20_s_then_the_fraction_is_slept() -> None:
+@pytest.mark.parametrize(
+    ("timeout", "polls", "took"),
+    [
+        (2.0, [2], 2.0),
+        (1.9999, [2], 2.0),  # what is left of a 2 s interval once a few microseconds have gone
+        (45.4, [20, 20, 5], 45.4),  # the last 0.4 s is slept
+        (45.7, [20, 20, 6], 46.0),  # 0.3 s late rather than 0.7 s deaf
+        (0.6, [1], 1.0),
+        (0.4, [], 0.4),  # too short to long-poll: slept
+    ],
+)
+def test_a_wait_is_long_polls_of_whole_seconds_up_to_20(
+    timeout: float, polls: list[int], took: float
+) -> None:
     clock = FakeClock()
     start = clock.now
     sqs = StubSqs(clock)
-    assert stub_doorbell(clock, sqs).wait(everything, 45.5) is False
-    assert sqs.waits == [20, 20, 5]
-    assert clock.now - start == pytest.approx(45.5)
-
-
-def test_a_wait_under_a_second_only_sleeps() -> None:
-    clock = FakeClock()
-    start = clock.now
-    sqs = StubSqs(clock)
-    assert stub_doorbell(clock, sqs).wait(everything, 0.4) is False
-    assert sqs.waits == [] and clock.now - start == pytest.approx(0.4)
+    assert stub_doorbell(clock, sqs).wait(everything, timeout) is False
+    assert sqs.waits == polls
+    assert clock.now - start == pytest.approx(took)
 
 
 def test_unreadable_doorbell_sleeps_out_the_interval_and_is_counted(
