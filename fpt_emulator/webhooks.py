@@ -4,7 +4,8 @@ What FPT does, and so what this does:
 
 * Each committed event the webhook subscribes to is delivered once, after its commit. FPT sends
   no webhook for the field changes written while an entity is created (``in_create``): those are
-  never delivered. ``event_types`` narrows the subscription (default: every event type).
+  never delivered, nor is history loaded by ``preload_events``. ``event_types`` narrows the
+  subscription (default: every event type).
 * Body ``{"data": {...}, "timestamp": "2022-02-01T20:53:09Z"}``. ``data`` holds
   ``event_log_entry_id``, ``event_type``, ``operation`` (create, update, delete, revive; None for
   custom events), ``user``/``entity``/``project`` as ``{"type", "id"}``, ``meta``,
@@ -217,8 +218,9 @@ class Webhook:
     # -- delivery ----------------------------------------------------------------------------------
 
     def _on_commit(self, tx: Transaction) -> None:
-        # Runs in the committing thread: only note the ids, the worker does the rest.
-        if self._closed or not tx.event_ids:
+        # Runs in the committing thread: only note the ids, the worker does the rest. Direct
+        # transactions load history (`preload_events`): already committed, never delivered.
+        if self._closed or tx.direct or not tx.event_ids:
             return
         with self._lock:
             self._busy += 1

@@ -220,5 +220,11 @@ def test_a_late_commit_is_delivered_when_it_commits(fpt_emulator: FptEmulator, r
     assert hook.delivered_ids() == late.event_ids
 
 
+def test_preloaded_history_is_not_delivered(fpt_emulator: FptEmulator, receiver: Receiver) -> None:
+    hook = fpt_emulator.add_webhook(receiver.url, TOKEN)
+    fpt_emulator.preload_events(300)
+    assert hook.wait_idle(5) and receiver.requests == []
+
+
 def test_created_at_form() -> None:
     assert webhook_created_at("2022-02-01T20:53:08Z") == "2022-02-01 20:53:08.000000"
