@@ -21,8 +21,10 @@ tracer = Tracer(service=SERVICE, disabled=os.environ.get("AWS_LAMBDA_FUNCTION_NA
 
 
 def count(name: str, value: float = 1, **dimensions: str | None) -> None:
-    """One data point of `name`, written at once, with its own dimensions (those that are not None)."""
+    """One data point of `name`, written at once, with `service` (the stack, as on every other metric)
+    and its own dimensions (those that are not None)."""
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
         for key, dimension in dimensions.items():
             if dimension:
                 metric.add_dimension(name=key, value=dimension)

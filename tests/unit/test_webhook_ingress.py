@@ -127,7 +127,10 @@ def test_unsigned_or_wrongly_signed_requests_do_nothing_but_count(
     bell = Bell()
     response = Ingress(TOKEN, bell).handle(post(sent, signature))
     assert response.status == status and bell.rings == []
-    assert rejections(capsys) == [reason]
+    [metric] = [m for m in emf(capsys) if "WebhookRejected" in m]
+    assert metric["reason"] == reason and metric["WebhookRejected"] == [1.0]
+    # Per stack (one per site) like every other metric: the alarm's dimensions.
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "reason"]]
     [line] = json_logs.at("WARNING")
     assert line["reason"] == reason and line["source_ip"] == "203.0.113.9"
     assert MARKER not in json_logs.text and TOKEN not in json_logs.text
