@@ -15,6 +15,7 @@ from shotgun_events.webhook.delivery import MalformedDelivery
 from shotgun_events.webhook.function_url import function_url_response, request_from_function_url
 from shotgun_events.webhook.ingress import MAX_BODY_BYTES
 from tests.dispatch.support import LogLines
+from tests.helpers import EVENTS_DIR
 
 TOKEN = "wh-token-0123456789"
 MARKER = "body-text-that-must-never-be-logged"
@@ -238,9 +239,19 @@ def test_batched_delivery_with_some_ids_missing_still_rings_for_the_others(json_
     assert line["count"] == 1 and line["event_id"] == 12
 
 
-def test_parse_delivery_single() -> None:
-    found = parse_delivery(delivery(545175))
-    assert (found.highest_id, found.events) == (545175, 1)
+@pytest.mark.parametrize(
+    ("name", "highest", "events"), [("webhook_delivery", 731204, 1), ("webhook_batched_delivery", 731207, 2)]
+)
+def test_fpt_delivery_formats(name: str, highest: int, events: int) -> None:
+    body = (EVENTS_DIR / f"{name}.json").read_bytes()  # FPT's two formats, as a site sends them
+    found = parse_delivery(body)
+    assert (found.highest_id, found.events) == (highest, events)
+    bell = Bell()
+    assert Ingress(TOKEN, bell).handle(post(body, sign(body, TOKEN))).status == 200
+    assert bell.rings == [(highest, events)]
+
+
+def test_an_empty_body_is_malformed() -> None:
     with pytest.raises(MalformedDelivery):
         parse_delivery(b"")
 
