@@ -39,6 +39,10 @@ unit: $(STAMP) $(SAM)
 
 test: lint typecheck unit
 
+# The whole pipeline on this machine: FPT emulator, moto as AWS, the stack of template.yaml.
+demo: $(STAMP)
+	$(BIN)/shotgun-events demo
+
 # Regenerate the per-plugin part of template.yaml after changing plugins/.
 template: $(STAMP)
 	$(BIN)/shotgun-events generate-template
