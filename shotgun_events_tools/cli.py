@@ -52,4 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m shotgun_events_tools.cli`: run the imported module's main, so that the commands'
+    # CommandError (imported from shotgun_events_tools.cli) is the one this main catches.
+    from shotgun_events_tools.cli import main as imported_main
+
+    raise SystemExit(imported_main())

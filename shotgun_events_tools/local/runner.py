@@ -200,7 +200,7 @@ class LocalRuntime:
         for delivery in dead:
             logger.error(
                 f"event {delivery.event_id} moved to the dead letters of plugin {delivery.plugin}: "
-                f"the process stopped while it ran, {delivery.attempts} times",
+                f"the process stopped while it ran its last attempt (of {delivery.attempts})",
                 extra={
                     "plugin": delivery.plugin,
                     "event_id": delivery.event_id,
@@ -379,7 +379,7 @@ class LocalRuntime:
         if store is None:
             return
         try:
-            if self._fatal is None:
+            if self._fatal is None and self._poller is not None:
                 logger.info(
                     "stopped",
                     extra={

@@ -85,6 +85,10 @@ class StoreError(RuntimeError):
     """The store cannot be used (foreign, corrupt, in use, another site's); the message says why."""
 
 
+class StoreMissing(StoreError):
+    """A reader found no store (yet): no file, or one whose creation has not committed."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One event waiting for (or being run by) one plugin: a message in its local queue."""
@@ -191,7 +195,7 @@ class LocalStore:
             raise StoreError(f"store {self.path} is a directory, not a file")
         exists = self.path.exists() and self.path.stat().st_size > 0
         if self.readonly and not exists:
-            raise StoreError(f"no store at {self.path}")
+            raise StoreMissing(f"no store at {self.path}")
         if exists:
             with open(self.path, "rb") as handle:
                 if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
@@ -224,6 +228,8 @@ class LocalStore:
                 [("site", self.site), ("created_at", datetime.now(UTC).isoformat())],
             )
             db.execute("COMMIT")
+        elif application_id == 0 and tables == 0:
+            raise StoreMissing(f"no store at {self.path} (the file is empty or still being created)")
         elif application_id != APPLICATION_ID:
             raise StoreError(f"{self.path} is an SQLite database but not a shotgun-events store")
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -445,7 +451,8 @@ class LocalStore:
             for row in rows:
                 delivery = _delivery(row)
                 if delivery.attempts >= max_attempts:
-                    reason = f"the process stopped while it ran, on each of its {delivery.attempts} attempts"
+                    stopped = f"the process stopped while it ran its last attempt (of {delivery.attempts})"
+                    reason = f"{delivery.last_error}; then {stopped}" if delivery.last_error else stopped
                     self._move_to_dead_letters(db, delivery.plugin, delivery.event_id, reason, now)
                     dead.append(delivery)
                 else:

@@ -91,9 +91,9 @@ def sqs_record(delivery: Delivery, source: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RetryRule:
-    max_attempts: int = 5
-    retry_delay: float = 2.0
-    max_retry_delay: float = 300.0
+    max_attempts: int = 8  # with the delays below: about 20 minutes of retries before a dead letter
+    retry_delay: float = 10.0
+    max_retry_delay: float = 600.0
 
     def delay(self, attempt: int) -> float:
         """Backoff before attempt `attempt + 1`, with jitter (never less than half of it)."""

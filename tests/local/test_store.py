@@ -99,7 +99,7 @@ def test_interrupted_deliveries_run_again_until_their_last_attempt(store: LocalS
     store.take_ready("a", limit=1, now=0)  # event 1's second attempt dies too
     again, dead = store.recover_interrupted(max_attempts=2)
     assert again == [] and [d.event_id for d in dead] == [1]
-    assert "the process stopped while it ran" in store.dead_letters()[0].reason
+    assert "the process stopped while it ran its last attempt (of 2)" in store.dead_letters()[0].reason
     assert store.in_flight() == []
 
 
