@@ -133,21 +133,12 @@ def test_plugins_reload_when_their_file_changes_and_a_broken_one_loses_nothing(
     stamp = note_plugin(plugins, "stamp", tag="v1")
     broken = plugins / "late.py"
     broken.write_text("def registerCallbacks(reg):\n    raise RuntimeError('not configured yet')\n")
-    env = script_env(emu, "stamp", "late")
+    env = script_env(emu, "stamp", "late", "newcomer")
     store = tmp_path / "store.sqlite"
     shots = make_shots(emu, 3)
     first_id = emu.site.last_event_id + 1
-    args = [
-        "--site",
-        emu.url,
-        "--plugins",
-        str(plugins),
-        "--store",
-        str(store),
-        "--log-format",
-        "text",
-        *FAST,
-    ]
+    args = ["--site", emu.url, "--plugins", str(plugins), "--store", str(store), *FAST]
+    args += ["--log-format", "text", "--status-interval", "0.1"]
     run = RunProcess([*args, "--from-id", str(first_id)], env, tmp_path)
     line = run.wait_for_line(
         r"plugin late disabled: raised in registerCallbacks: RuntimeError: not configured yet"
@@ -161,8 +152,10 @@ def test_plugins_reload_when_their_file_changes_and_a_broken_one_loses_nothing(
         assert view.pending_counts().get("late", 0) > 0  # the broken plugin's events wait for it
     note_plugin(plugins, "stamp", tag="v2")
     note_plugin(plugins, "late", tag="late")
+    note_plugin(plugins, "newcomer")
     run.wait_for_line(r"plugin stamp changed on disk: reloaded")
     run.wait_for_line(r"plugin late changed on disk: reloaded")
+    run.wait_for_line(r"plugin newcomer added")
     change_statuses(emu, shots, ("fin",))
     wait_until(lambda: caught_up(store, emu.url, emu.site.last_event_id), "the run caught up")
     assert run.stop() == 0
@@ -174,6 +167,9 @@ def test_plugins_reload_when_their_file_changes_and_a_broken_one_loses_nothing(
     )
     # and the plugin that could not load ran every event it missed once it loaded
     assert sorted(notes_by(emu, "late")) == [("late", i) for i in events]
+    # and the one added while running got the events from then on
+    assert sorted(notes_by(emu, "newcomer")) == [("newcomer", i) for i in events[6:]]
+    assert re.search(r"INFO    plugin stamp: \d+ events finished, 0 waiting", run.output)  # status lines
     assert stamp.exists()
 
 
@@ -223,29 +219,10 @@ def run_main(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -
     return main(["run", *args, *FAST])
 
 
-def test_wrong_credentials_are_one_line_and_move_nothing(
-    fpt_emulator: FptEmulator,
-    plugins_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    env = script_env(fpt_emulator, "stamp") | {"SHOTGUN_SCRIPT_KEY": "not-the-key-1234"}
-    store = tmp_path / "store.sqlite"
-    code = run_main(
-        monkeypatch, env, "--site", fpt_emulator.url, "--plugins", str(plugins_dir), "--store", str(store)
-    )
-    assert code == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "refused script 'shotgun_events' (wrong script name or key?)" in line
-    assert "not-the-key-1234" not in line
-    with read_store(store, fpt_emulator.url) as view:
-        assert view.load() is None
-
-
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
+        ("wrong_key", "refused script 'shotgun_events' (wrong script name or key?)"),
         ("unreachable", "cannot read FPT at http://127.0.0.1:9"),
         ("no_credentials", "no script credentials: set SHOTGUN_SCRIPT_NAME and SHOTGUN_SCRIPT_KEY"),
         ("empty_folder", "no plugins in"),
@@ -269,7 +246,9 @@ def test_bad_input_is_one_clear_line(
     site, folder, store = fpt_emulator.url, plugins_dir, tmp_path / "store.sqlite"
     extra: list[str] = []
     holder = None
-    if setup == "unreachable":
+    if setup == "wrong_key":
+        env["SHOTGUN_SCRIPT_KEY"] = "not-the-key-1234"
+    elif setup == "unreachable":
         site = "http://127.0.0.1:9"
     elif setup == "no_credentials":
         monkeypatch.delenv("SHOTGUN_SCRIPT_NAME", raising=False)
@@ -305,5 +284,9 @@ def test_bad_input_is_one_clear_line(
     assert code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("shotgun-events run: ") and message in line, line
+    assert "not-the-key-1234" not in line
     if setup == "foreign_store":
         assert store.read_bytes() == before
+    elif store.exists():  # nothing moved
+        with read_store(store, site) as view:
+            assert view.load() is None and view.pending() == []

@@ -107,6 +107,8 @@ def test_finished_through_is_the_lowest_event_still_waiting(store: LocalStore) -
     assert store.finished_through() is None
     store.save(PollState(cursor=40), None)
     assert store.finished_through() == 40
+    store.save(PollState(cursor=40, backlog={35: 1e10}), 1)  # event 35 has not arrived yet
+    assert store.finished_through() == 34
     store.enqueue([("a", message(12)), ("b", message(30))])
     assert store.finished_through() == 11
 
