@@ -17,7 +17,7 @@ from shotgun_events.config import ConfigError
 from shotgun_events.poller.state_store import StateConflict
 from shotgun_events_tools.daemon_state import DaemonStateError
 
-COMMANDS = ("init_state", "emulator", "run")
+COMMANDS = ("init_state", "emulator", "generate_template", "run", "demo")
 
 
 class CommandError(RuntimeError):
@@ -49,11 +49,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    # `python -m shotgun_events_tools.cli`: run the imported module's main, so that the commands'
-    # CommandError (imported from shotgun_events_tools.cli) is the one this main catches.
-    from shotgun_events_tools.cli import main as imported_main
-
-    raise SystemExit(imported_main())

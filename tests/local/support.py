@@ -81,7 +81,7 @@ class RunProcess:
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shotgun_events_tools.cli", "run", *args],
+            [sys.executable, "-m", "shotgun_events_tools", "run", *args],
             env={**os.environ, "POWERTOOLS_LOG_LEVEL": "INFO", **env},
             cwd=cwd,
             stdout=subprocess.PIPE,
