@@ -71,6 +71,7 @@ CREATE TABLE effects (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, expiration INTEGER,
     in_progress_expiration INTEGER, data TEXT, validation TEXT
 );
+CREATE INDEX effects_by_expiration ON effects (expiration);
 """
 
 _HEADS = """
@@ -504,9 +505,13 @@ class LocalStore:
 
     def finished_through(self) -> int | None:
         """The highest event id up to which every plugin has finished or dead-lettered every event
-        the poller read (None before the first start). Backlog ids are events not read yet."""
+        (None before the first start): below the lowest one waiting, and below the lowest id the
+        poller still waits for (its backlog)."""
         loaded = self.load()
         if loaded is None:
             return None
         lowest = self.query("SELECT MIN(event_id) FROM deliveries")[0][0]
-        return loaded.state.cursor if lowest is None else min(loaded.state.cursor, int(lowest) - 1)
+        bounds = [loaded.state.cursor, *(i - 1 for i in loaded.state.backlog)]
+        if lowest is not None:
+            bounds.append(int(lowest) - 1)
+        return min(bounds)
