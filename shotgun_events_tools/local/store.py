@@ -138,7 +138,11 @@ class _Lock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        store = self.path.with_suffix("")
+        try:
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        except OSError as exc:
+            raise StoreError(f"cannot open store {store}: {exc.strerror}") from None
         try:
             if sys.platform == "win32":
                 import msvcrt
@@ -153,7 +157,7 @@ class _Lock:
             holder = handle.read().strip() or "unknown"
             handle.close()
             raise StoreError(
-                f"store {self.path.with_suffix('')} is in use by another shotgun-events run (pid {holder})"
+                f"store {store} is in use by another shotgun-events run (pid {holder})"
             ) from None
         handle.seek(0)
         handle.truncate()
