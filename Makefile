@@ -53,6 +53,7 @@ build: $(STAMP) $(SAM)
 
 bench: $(STAMP)
 	$(BIN)/python bench/poller_catchup.py
+	$(BIN)/python bench/doorbell_latency.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam build dist *.egg-info
