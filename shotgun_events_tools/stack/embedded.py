@@ -105,6 +105,24 @@ class EmbeddedStack:
         raise KeyError(f"no function {function_name} in stack {self.name}")
 
 
+def make_moto_deletes_atomic() -> None:
+    """moto's SQS DeleteMessage rebuilds a queue's message list outside the lock its sends take, so a
+    message delivered (by SNS) during a delete can vanish: a loss that real SQS never has. Run
+    deletes under that lock too. Idempotent; moto must run in this process."""
+    from moto.sqs.models import Queue
+
+    delete = Queue.delete_message
+    if getattr(delete, "atomic", False):
+        return
+
+    def atomic_delete(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    atomic_delete.atomic = True  # type: ignore[attr-defined]
+    Queue.delete_message = atomic_delete  # type: ignore[method-assign]
+
+
 def detach_moto_event_sources(region: str) -> None:
     """Stop moto invoking functions itself when a message reaches a queue with an event source mapping.
 
@@ -307,6 +325,7 @@ def create_stack(
         endpoint_url,
     )
     detach_moto_event_sources(region)
+    make_moto_deletes_atomic()
     resolver = stack.resolver
     for logical_id, resource in template["Resources"].items():
         if logical_id not in skipped:
