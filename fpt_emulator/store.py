@@ -22,8 +22,8 @@ from shotgun_events.events import EVENT_FIELDS
 
 from .errors import ERR_READ, ApiError
 from .filters import Compiler, Record, translate_filters
-from .schema import EntityDef, FieldDef, Schema, default_schema
-from .values import Key, from_wire, link, to_wire
+from .schema import COMPUTED_TYPES, EntityDef, FieldDef, Schema, default_schema
+from .values import PASSWORD_MASK, Key, from_wire, link, to_wire
 
 if TYPE_CHECKING:
     from .transaction import Transaction
@@ -135,9 +135,11 @@ def display_name(edef: EntityDef, record: Record | None) -> str | None:
     """The ``name`` a link to ``record`` carries."""
     if record is None:
         return None
-    if edef.name_field is None:  # ApiUser: "<script name> <version>"
+    if edef.name == "ApiUser":  # "<script name> <version>"
         parts = [record.get("firstname"), record.get("lastname")]
         return " ".join(p for p in parts if p) or None
+    if edef.name_field is None:
+        return None
     value = record.get(edef.name_field)
     return value if isinstance(value, str) else None
 
@@ -190,8 +192,12 @@ class View:
                 if shown is not None:
                     out.append(shown)
             return out
-        if dtype == "image":
+        if dtype == "password":
+            return PASSWORD_MASK if value else None
+        if dtype in COMPUTED_TYPES:
             return None
+        if value is None:
+            return fdef.empty()
         return value
 
     def meta_link(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -216,6 +222,8 @@ class View:
     def meta_value(self, fdef: FieldDef, value: Any) -> Any:
         if fdef.data_type == "entity":
             return self.meta_link(value)
+        if fdef.data_type == "password":  # never logged
+            return PASSWORD_MASK if value else None
         return value
 
     def presenter(self, entity_type: str, fields: Sequence[str]) -> Callable[[Record], dict[str, Any]]:
@@ -678,6 +686,14 @@ class Site:
         with self.lock:
             return sorted(eid for tx in self._open for eid in tx.event_ids)
 
+    def schema_changed(self) -> None:
+        """After a schema edit: every entity type has a table, and no cached read survives."""
+        with self.lock:
+            for name in self.schema.entities:
+                self.tables.setdefault(name, Table(name))
+            self.version += 1
+            self._cache.clear()
+
     def entity_count(self, entity_type: str) -> int:
         with self.lock:
             table = self.tables[entity_type]
@@ -690,6 +706,7 @@ class Site:
         with self.lock:
             return {
                 "format": "shotgun-events-emulator/1",
+                "schema": self.schema.dump(),
                 "next_event_id": self.next_event_id,
                 "tables": {
                     name: {
@@ -702,10 +719,14 @@ class Site:
             }
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Replace all data with a :meth:`dump`."""
+        """Replace all data (and the schema, if the snapshot has one) with a :meth:`dump`."""
         if data.get("format") != "shotgun-events-emulator/1":
             raise ValueError("not an emulator snapshot")
+        schema = Schema.load(data["schema"]) if data.get("schema") else None
         with self.lock:
+            if schema is not None:
+                self.schema = schema
+                self.tables = {name: self.tables.get(name) or Table(name) for name in schema.entities}
             for name, table_data in data["tables"].items():
                 if name not in self.tables:
                     continue
