@@ -159,8 +159,8 @@ class Compiler:
             raise self._error(f"{entity_type}.{path} doesn't exist.")
         fdef = self.schema.field(entity_type, parts[0], self.method)
         if len(parts) == 1:
-            name = fdef.name
-            return fdef, (lambda rec: [rec.get(name)]), True
+            name, empty = fdef.name, fdef.empty()  # records older than the field lack it
+            return fdef, (lambda rec: [rec.get(name, empty)]), True
         hops: list[tuple[str, str, bool]] = []
         current_type, single = entity_type, True
         for i in range(0, len(parts) - 1, 2):
@@ -174,7 +174,7 @@ class Compiler:
             current_type = target
         final = self.schema.field(current_type, parts[-1], self.method)
         resolver = self.resolver
-        last = final.name
+        last, empty = final.name, final.empty()
 
         def getter(rec: Record) -> list[Any]:
             records = [rec]
@@ -190,8 +190,8 @@ class Compiler:
                                 nxt.append(found)
                 records = nxt
             if not records:
-                return [final.empty()]
-            return [r.get(last) for r in records]
+                return [empty]
+            return [r.get(last, empty) for r in records]
 
         return final, getter, single
 
