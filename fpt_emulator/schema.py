@@ -259,7 +259,16 @@ class Schema:
     def add_field(self, entity_type: str, fdef: FieldDef) -> None:
         """Add (or replace) a site-specific field, e.g. a studio's ``sg_*`` custom field."""
         edef = self.entity(entity_type, "schema_field_create")
-        edef.fields[fdef.name] = fdef
+        # A new dict, not an insert: a write running meanwhile may be iterating over the fields.
+        edef.fields = {**edef.fields, fdef.name: fdef}
+
+    def remove_field(self, entity_type: str, name: str) -> FieldDef:
+        """Take a field out (``schema_field_delete``); returns its definition."""
+        edef = self.entity(entity_type, "schema_field_delete")
+        fields = dict(edef.fields)
+        removed = fields.pop(name)
+        edef.fields = fields
+        return removed
 
     # -- the wire --------------------------------------------------------------------------------
 

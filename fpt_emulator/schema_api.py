@@ -163,8 +163,9 @@ def delete_field(schema: Schema, args: Mapping[str, Any], project_id: int | None
     fdef = schema.field(entity_type, args.get("field_name"), method)
     if not fdef.is_custom:
         raise _error(method, f"{entity_type}.{fdef.name} is a system field: only sg_* fields can be deleted")
-    del schema.entities[str(entity_type)].fields[fdef.name]
-    schema.retired.setdefault(str(entity_type), {})[fdef.name] = fdef
+    schema.retired.setdefault(str(entity_type), {})[fdef.name] = schema.remove_field(
+        str(entity_type), fdef.name
+    )
     return True
 
 
@@ -179,7 +180,7 @@ def revive_field(schema: Schema, args: Mapping[str, Any], project_id: int | None
         raise _error(method, f"{entity_type}.{name} is not a deleted field")
     if name in edef.fields:
         raise _error(method, f"{entity_type}.{name} already exists")
-    edef.fields[name] = retired.pop(name)
+    schema.add_field(edef.name, retired.pop(name))
     return True
 
 

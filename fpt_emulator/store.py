@@ -181,24 +181,32 @@ class View:
         edef = self.site.schema.entities[value["type"]]
         return {"type": value["type"], "id": value["id"], "name": display_name(edef, rec)}
 
-    def present_value(self, fdef: FieldDef, value: Any) -> Any:
+    def present_links(self, values: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        out = []
+        for item in values or ():
+            shown = self.present_link(item)
+            if shown is not None:
+                out.append(shown)
+        return out
+
+    def value_presenter(self, fdef: FieldDef) -> Callable[[Any], Any] | None:
+        """How a stored value of ``fdef`` reads (None: as stored, the field's empty value if unset)."""
         dtype = fdef.data_type
         if dtype == "entity":
-            return self.present_link(value)
+            return self.present_link
         if dtype == "multi_entity":
-            out = []
-            for item in value or ():
-                shown = self.present_link(item)
-                if shown is not None:
-                    out.append(shown)
-            return out
-        if dtype == "password":
-            return PASSWORD_MASK if value else None
+            return self.present_links
+        if dtype == "password":  # never returned
+            return lambda value: PASSWORD_MASK if value else None
         if dtype in COMPUTED_TYPES:
-            return None
-        if value is None:
-            return fdef.empty()
-        return value
+            return lambda value: None
+        return None
+
+    def present_value(self, fdef: FieldDef, value: Any) -> Any:
+        show = self.value_presenter(fdef)
+        if show is not None:
+            return show(value)
+        return fdef.empty() if value is None else value
 
     def meta_link(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
         """A link as FPT writes it inside event meta (a snapshot, with validity and status)."""
@@ -233,7 +241,8 @@ class View:
         resolved through single-entity links and read as null otherwise.
         """
         edef = self.site.schema.entity(entity_type)
-        plain: list[tuple[str, FieldDef]] = []
+        stored: list[tuple[str, Any]] = []  # read as stored: (name, the value of an unset field)
+        shown: list[tuple[str, Callable[[Any], Any]]] = []
         deep: list[tuple[str, FieldDef, Callable[[Record], list[Any]]]] = []
         compiler = Compiler(self.site.schema, self)
         seen: set[str] = {"type", "id"}
@@ -251,13 +260,21 @@ class View:
                 else:
                     deep.append((name, fdef, lambda rec: [None]))
             elif name in edef.fields:
-                plain.append((name, edef.fields[name]))
+                fdef = edef.fields[name]
+                show = self.value_presenter(fdef)
+                if show is None:
+                    stored.append((name, fdef.empty()))
+                else:
+                    shown.append((name, show))
         present_value = self.present_value
 
         def render(rec: Record) -> dict[str, Any]:
             out: dict[str, Any] = {"type": entity_type, "id": rec["id"]}
-            for name, fdef in plain:
-                out[name] = present_value(fdef, rec.get(name))
+            for name, empty in stored:
+                value = rec.get(name)
+                out[name] = empty if value is None else value
+            for name, show in shown:
+                out[name] = show(rec.get(name))
             for name, fdef, getter in deep:
                 out[name] = present_value(fdef, getter(rec)[0])
             return out
