@@ -2,8 +2,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The SAM CLI pins its own boto3 and click: it gets a virtualenv of its own.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install test lint typecheck unit demo bench clean
+.PHONY: install tools test lint typecheck unit demo bench build template clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +19,13 @@ $(STAMP): $(BIN)/python pyproject.toml plugins/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+
+tools: $(SAM)
 
 # plugins/ is the studio's code in the daemon's style: our ruff and mypy skip it, except the
 # plugins whose first line is `# shotgun-events: checked` (our shipped examples).
@@ -27,13 +39,26 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(if $(CHECKED_PLUGINS),$(BIN)/mypy $(CHECKED_PLUGINS))
 
-unit: $(STAMP)
-	$(BIN)/pytest tests
+unit: $(STAMP) $(SAM)
+	SAM_CLI=$(SAM) $(BIN)/pytest tests
 
 test: lint typecheck unit
 
+# The whole pipeline on this machine: FPT emulator, moto as AWS, the stack of template.yaml.
+demo: $(STAMP)
+	$(BIN)/shotgun-events demo
+
+# Regenerate the per-plugin part of template.yaml after changing plugins/.
+template: $(STAMP)
+	$(BIN)/shotgun-events generate-template
+
+build: $(STAMP) $(SAM)
+	$(BIN)/shotgun-events generate-template --check
+	$(SAM) build
+
 bench: $(STAMP)
 	$(BIN)/python bench/poller_catchup.py
+	$(BIN)/python bench/doorbell_latency.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam build dist *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam build dist *.egg-info

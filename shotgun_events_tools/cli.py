@@ -17,7 +17,7 @@ from shotgun_events.config import ConfigError
 from shotgun_events.poller.state_store import StateConflict
 from shotgun_events_tools.daemon_state import DaemonStateError
 
-COMMANDS = ("init_state", "emulator", "schema_dump", "new_plugin")
+COMMANDS = ("init_state", "emulator", "generate_template", "run", "demo", "schema_dump", "new_plugin")
 
 
 class CommandError(RuntimeError):
@@ -49,7 +49,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

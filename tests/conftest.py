@@ -31,6 +31,17 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
+def clean_environ() -> Iterator[None]:
+    """Restore os.environ after code under test exported a plugin secret into it."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
 def json_logs() -> Iterator[LogLines]:
     """The structured log lines written during the test."""
     from tests.dispatch.support import capture_json_logs  # after the environment above is set

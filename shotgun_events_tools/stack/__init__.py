@@ -1,0 +1,1 @@
+"""The deployable stack: `template.yaml` generated from `plugins/`, translated offline, created in moto."""

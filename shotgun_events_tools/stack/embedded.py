@@ -1,0 +1,264 @@
+"""Create `template.yaml`'s stack on moto (in process, or moto's server on loopback): the demo's and
+the infrastructure test's AWS.
+
+The template is translated offline (`translate`), created with moto's CloudFormation, and the
+resource types moto's CloudFormation skips are then created with boto3 from the same template data:
+whatever the stack lacks after creation is looked up here by type, so nothing is kept in a second
+hand-written list. A skipped type with no creator is an error, never silently missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from shotgun_events_tools.stack.outputs import StackOutputs
+from shotgun_events_tools.stack.resolve import Resolver
+from shotgun_events_tools.stack.translate import (
+    ARTIFACT_BUCKET,
+    ARTIFACT_KEY,
+    load_template,
+    parameter_values,
+    translate,
+)
+
+ACCOUNT = "123456789012"  # moto's
+
+
+@dataclass
+class EmbeddedStack:
+    """A stack created from the template: its translated template, resources and outputs."""
+
+    name: str
+    region: str
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    physical: dict[str, str]  # logical id -> physical id
+    outputs: StackOutputs
+    session: boto3.Session
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    @property
+    def resolver(self) -> Resolver:
+        pseudo = {
+            "AWS::StackName": self.name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        return Resolver(self.template, {**self.parameters, **pseudo, **self.physical}, self.attribute)
+
+    def attribute(self, logical_id: str, name: str) -> str:
+        """`Fn::GetAtt` of a created resource, built the way AWS builds these ARNs and names."""
+        resource_type = self.template["Resources"][logical_id]["Type"]
+        physical = self.physical[logical_id]
+        arn = f"arn:aws:{{}}:{self.region}:{ACCOUNT}:{{}}"
+        attributes: dict[str, Callable[[], str]] = {
+            "AWS::SQS::Queue.Arn": lambda: arn.format("sqs", physical.rsplit("/", 1)[-1]),
+            "AWS::SQS::Queue.QueueName": lambda: physical.rsplit("/", 1)[-1],
+            "AWS::SQS::Queue.QueueUrl": lambda: physical,
+            "AWS::SNS::Topic.TopicArn": lambda: physical,
+            "AWS::SNS::Topic.TopicName": lambda: physical.rsplit(":", 1)[-1],
+            "AWS::Lambda::Function.Arn": lambda: arn.format("lambda", f"function:{physical}"),
+            "AWS::DynamoDB::Table.Arn": lambda: arn.format("dynamodb", f"table/{physical}"),
+            "AWS::IAM::Role.Arn": lambda: f"arn:aws:iam::{ACCOUNT}:role/{physical}",
+            "AWS::KMS::Key.Arn": lambda: arn.format("kms", f"key/{physical}"),
+            "AWS::Logs::LogGroup.Arn": lambda: arn.format("logs", f"log-group:{physical}:*"),
+        }
+        try:
+            return attributes[f"{resource_type}.{name}"]()
+        except KeyError:
+            raise KeyError(f"Fn::GetAtt {logical_id}.{name} ({resource_type}) is not known here") from None
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        resolved: dict[str, Any] = self.resolver.resolve(
+            self.template["Resources"][logical_id].get("Properties", {})
+        )
+        return resolved
+
+    def environment(self, function_logical_id: str) -> dict[str, str]:
+        """The environment variables the stack gives a function (Globals merged by the translation)."""
+        variables = self.properties(function_logical_id).get("Environment", {}).get("Variables", {})
+        return {k: str(v) for k, v in variables.items()}
+
+    def function_logical_id(self, function_name: str) -> str:
+        for logical, physical in self.physical.items():
+            if (
+                physical == function_name
+                and self.template["Resources"][logical]["Type"] == "AWS::Lambda::Function"
+            ):
+                return logical
+        raise KeyError(f"no function {function_name} in stack {self.name}")
+
+
+def detach_moto_event_sources(region: str) -> None:
+    """Stop moto invoking functions itself when a message reaches a queue with an event source mapping.
+
+    moto's SQS then receives the message (raising its receive count) and tries to run the function in
+    Docker. Here the mappings are driven by `shotgun_events_tools.local.event_source`, the way Lambda
+    would, so moto keeps the mappings (their state, batch size) but no longer acts on them. moto must
+    run in this process (`mock_aws`, or a `ThreadedMotoServer` started here).
+    """
+    from moto.sqs.models import sqs_backends
+
+    for queue in sqs_backends[ACCOUNT][region].queues.values():
+        queue.lambda_event_source_mappings.clear()
+
+
+def _code_zip() -> bytes:
+    # moto's Lambda wants code to exist; the functions run in process, so a placeholder will do.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "placeholder: the embedded stack runs its handlers in process\n")
+    return buffer.getvalue()
+
+
+def _subscription(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    attributes = {}
+    for key in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"):
+        if key in props:
+            value = props[key]
+            attributes[key] = json.dumps(value) if isinstance(value, dict) else str(value).lower()
+            if key == "FilterPolicyScope":
+                attributes[key] = str(value)
+    stack.client("sns").subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes=attributes,
+    )
+
+
+def _queue_policy(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    for queue_url in props["Queues"]:
+        stack.client("sqs").set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+
+
+def _topic_policy(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    for topic_arn in props["Topics"]:
+        stack.client("sns").set_topic_attributes(
+            TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+        )
+
+
+def _alarm(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    props = {"AlarmName": f"{stack.name}-{logical_id}", **props}
+    for number in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if number in props:
+            props[number] = int(props[number])
+    props["Threshold"] = float(props["Threshold"])
+    stack.client("cloudwatch").put_metric_alarm(**props)
+
+
+def _schedule(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    target = dict(props["Target"])
+    if "RetryPolicy" in target:
+        target["RetryPolicy"] = {k: int(v) for k, v in target["RetryPolicy"].items()}
+    stack.client("scheduler").create_schedule(
+        Name=props.get("Name", f"{stack.name}-{logical_id}"),
+        ScheduleExpression=props["ScheduleExpression"],
+        FlexibleTimeWindow=props["FlexibleTimeWindow"],
+        Target=target,
+        State=props.get("State", "ENABLED"),
+    )
+
+
+def _event_invoke_config(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    stack.client("lambda").put_function_event_invoke_config(
+        FunctionName=props["FunctionName"],
+        Qualifier=props.get("Qualifier", "$LATEST"),
+        MaximumRetryAttempts=int(props["MaximumRetryAttempts"]),
+        MaximumEventAgeInSeconds=int(props["MaximumEventAgeInSeconds"]),
+    )
+
+
+# How to create each resource type moto's CloudFormation skips (DESIGN §7), from its properties.
+CREATORS: dict[str, Callable[[EmbeddedStack, str, dict[str, Any]], None]] = {
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::SQS::QueuePolicy": _queue_policy,
+    "AWS::SNS::TopicPolicy": _topic_policy,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::Scheduler::Schedule": _schedule,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+}
+
+
+def create_stack(
+    template_path: str | Path,
+    stack_name: str,
+    parameters: dict[str, str],
+    *,
+    region: str = "us-east-1",
+    endpoint_url: str | None = None,
+    session: boto3.Session | None = None,
+) -> EmbeddedStack:
+    """Create the stack on moto (the current `mock_aws`, or the moto server at `endpoint_url`)."""
+    session = session or boto3.Session(region_name=region)
+    sam = load_template(template_path)
+    values = parameter_values(sam, parameters)
+    template = translate(sam, values, region=region, account=ACCOUNT)
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+
+    s3 = client("s3")
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    else:
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY, Body=_code_zip())
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if described["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(
+            f"stack {stack_name}: {described['StackStatus']} {described.get('StackStatusReason', '')}"
+        )
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")  # moto lists skipped ones bare
+    }
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    stack = EmbeddedStack(
+        stack_name,
+        region,
+        template,
+        values,
+        physical,
+        StackOutputs.from_outputs(stack_name, outputs),
+        session,
+        endpoint_url,
+    )
+    detach_moto_event_sources(region)
+    resolver = stack.resolver
+    for logical_id, resource in template["Resources"].items():
+        if logical_id in physical:
+            continue
+        condition = resource.get("Condition")
+        if condition and not resolver.condition(condition):
+            continue
+        creator = CREATORS.get(resource["Type"])
+        if creator is None:
+            raise RuntimeError(f"moto did not create {logical_id} ({resource['Type']}) and nothing here can")
+        creator(stack, logical_id, stack.properties(logical_id))
+        stack.physical[logical_id] = f"{stack_name}-{logical_id}"
+    return stack
