@@ -31,7 +31,8 @@ events the plugin's own writes caused, like the deployed pipeline; `dispatch(eve
 hand-made event. Outcomes, metrics and the plugin's writes are kept for assertions.
 
 A relative plugin path is taken from the project root (pytest's rootdir with the fixture), not
-from the working directory. The plugin's log lines are kept in `logs` / `log_text` and reach
+from the working directory. The emulator has the stock site's schema, or a studio's own when a
+conftest defines an `fpt_schema` fixture (see `fpt_emulator.pytest_plugin`). The plugin's log lines are kept in `logs` / `log_text` and reach
 pytest's `caplog`; each entry of `failures` carries the exception that failed the callback, so a
 failed `assert h.failures == []` shows why.
 
@@ -134,7 +135,9 @@ class _ToRoot(logging.Handler):
     plugin loggers do not propagate, their lines go out as JSON."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        logging.getLogger().handle(record)
+        root = logging.getLogger()
+        if root.handlers:  # none (outside pytest): logging's last resort would print it twice
+            root.handle(record)
 
 
 def _callback_of(record: logging.LogRecord) -> str | None:
