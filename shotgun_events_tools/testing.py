@@ -32,9 +32,9 @@ hand-made event. Outcomes, metrics and the plugin's writes are kept for assertio
 
 A relative plugin path is taken from the project root (pytest's rootdir with the fixture), not
 from the working directory. The emulator has the stock site's schema, or a studio's own when a
-conftest defines an `fpt_schema` fixture (see `fpt_emulator.pytest_plugin`). The plugin's log lines are kept in `logs` / `log_text` and reach
-pytest's `caplog`; each entry of `failures` carries the exception that failed the callback, so a
-failed `assert h.failures == []` shows why.
+conftest defines an `fpt_schema` fixture (see `fpt_emulator.pytest_plugin`). The plugin's log
+lines are kept in `logs` / `log_text` and reach pytest's `caplog`; each entry of `failures`
+carries the exception that failed the callback, so a failed `assert h.failures == []` shows why.
 
 Script users: a plugin reads its script name and key from the environment
 (`SGDAEMON_<X>_NAME` / `_KEY`). The harness sets every such variable named in the plugin's source
