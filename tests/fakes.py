@@ -15,11 +15,14 @@ class InMemoryEventLog:
     """`EventLog` over rows that become visible at a commit time, like FPT's open transactions.
 
     `clock()` decides what is visible; a row with `visible_at=None` was rolled back and never shows.
-    `faults` is a list of exceptions raised, one per call, before answering.
+    `faults` is a list of exceptions raised, one per call, before answering. With `read_seconds`,
+    each read takes that long on a `FakeClock` (answered as of its end), so commits land between
+    the reads of one pass, as they do while a real read is retried.
     """
 
-    def __init__(self, clock: Callable[[], float]):
+    def __init__(self, clock: Callable[[], float], read_seconds: float = 0.0):
         self.clock = clock
+        self.read_seconds = read_seconds
         self.rows: dict[int, tuple[Event, float | None]] = {}
         self.faults: list[BaseException] = []
         self.calls = 0
@@ -35,6 +38,8 @@ class InMemoryEventLog:
 
     def _call(self) -> None:
         self.calls += 1
+        if self.read_seconds:
+            self.clock.sleep(self.read_seconds)  # type: ignore[attr-defined]  (a FakeClock)
         if self.faults:
             raise self.faults.pop(0)
 

@@ -73,11 +73,16 @@ def run_pass(
 ) -> tuple[VersionedState, PassResult, bool]:
     """One fetch -> publish -> commit; the committed state, what the pass did, and if the page was full."""
     now = deps.clock()  # before the reads: an id read before its deadline is never given up
+    # The page first, the backlog after: an entity's earlier event commits before its later one
+    # (row locks), so a backlog event that precedes a page event of its entity has committed by the
+    # time the backlog is read, and both go out in this pass in id order. Read the other way round,
+    # a commit landing between the two reads (a retried read leaves seconds for one) would publish
+    # the later event a pass before the earlier.
+    page = deps.event_log.after(current.state.cursor, config.page_size)
     found: list[Event] = []
     chunks = backlog_chunks(current.state)
     for chunk in chunks:
         found.extend(deps.event_log.by_ids(chunk))
-    page = deps.event_log.after(current.state.cursor, config.page_size)
     metrics.add_metric(name="FptReads", unit=MetricUnit.Count, value=len(chunks) + 1)
     result = advance(current.state, page, found, now, config.backlog_timeout, config.max_backlog)
 

@@ -25,11 +25,17 @@ transactions = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(transactions=transactions, page_size=st.integers(min_value=1, max_value=12))
-def test_every_event_once_and_per_entity_order(transactions: list[tuple[int, float]], page_size: int) -> None:
+@given(
+    transactions=transactions,
+    page_size=st.integers(min_value=1, max_value=12),
+    read_seconds=st.sampled_from([0.0, 0.3, 1.1]),
+)
+def test_every_event_once_and_per_entity_order(
+    transactions: list[tuple[int, float]], page_size: int, read_seconds: float
+) -> None:
     clock = FakeClock(start=1_800_000_000.0)
     start = clock.now
-    log = InMemoryEventLog(clock)
+    log = InMemoryEventLog(clock, read_seconds)
     last_commit: dict[int, float] = {}
     for event_id, (entity, delay) in enumerate(transactions, start=1):
         allocated = start + event_id * 0.5
@@ -58,3 +64,22 @@ def test_every_event_once_and_per_entity_order(transactions: list[tuple[int, flo
     assert stored is not None and stored.state.backlog == {}
     cursors = [state.cursor for state in deps.store.history]  # type: ignore[attr-defined]
     assert cursors == sorted(cursors)  # never backwards
+
+
+def test_a_commit_between_the_reads_of_a_pass_keeps_the_entitys_order() -> None:
+    """Event 1 (Shot 7) is held open; it commits while a pass is reading, and Shot 7 changes again
+    (event 3) right after. Whichever read sees event 3, event 1 goes out before it."""
+    clock = FakeClock()
+    log = InMemoryEventLog(clock, read_seconds=1.0)
+    created = datetime.fromtimestamp(clock.now, UTC)
+    log.add(make_event(1, entity=("Shot", 7), created_at=created), visible_at=clock.now + 2.5)
+    log.add(make_event(2, entity=("Shot", 8), created_at=created), visible_at=clock.now)
+    log.add(make_event(3, entity=("Shot", 7), created_at=created), visible_at=clock.now + 2.6)
+    publisher = CollectingPublisher()
+    deps = PollerDeps(log, InMemoryStateStore(), publisher, clock, clock.sleep)
+    initialise(deps.store, 0)
+    config = PollerConfig("https://s", "s", "t", "a", backlog_timeout=TIMEOUT)
+    for _ in range(4):
+        run_pass(deps, config, load_or_start(deps))
+
+    assert publisher.ids == [2, 1, 3]
