@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from shotgun_events.events import Event, created_epoch
 
 BY_ID_CHUNK = 500  # ids per `id in [...]` read: FPT's page size, whatever PAGE_SIZE is
+# FPT stamps `created_at` in whole seconds: an event may have happened up to this long after its stamp.
+CREATED_AT_RESOLUTION = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,11 @@ def advance(
             continue  # a duplicate row in the page
         missing = range(cursor + 1, event["id"])
         created = created_epoch(event)
-        if missing and created is not None and created + timeout < now:
-            # Catching up: an id missing before an event older than the timeout is almost surely a
-            # rolled-back change. It gets one last by-id read (next pass), not the full wait.
+        if missing and created is not None and created + CREATED_AT_RESOLUTION + timeout < now:
+            # Catching up: an id missing before an event older than the timeout (even counting the
+            # stamp's lost fraction of a second) is almost surely a rolled-back change: it was
+            # allocated earlier still, so had it committed within the timeout this read would show
+            # it. It gets one last by-id read (next pass), not the full wait.
             stale_gaps += len(missing)
             new_gaps.append((missing, now))
         elif missing:

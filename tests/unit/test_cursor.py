@@ -87,6 +87,17 @@ def test_gaps_between_old_events_get_one_last_read_then_are_given_up() -> None:
     assert later.given_up == [11, 14]
 
 
+def test_a_gap_before_an_event_past_the_timeout_by_less_than_its_stamps_second_gets_the_full_wait() -> None:
+    """FPT stamps created_at in whole seconds: an event stamped 300.5 s ago may have happened 299.6 s
+    ago, and an id allocated just before it may still commit within its 300 s. Read once and given
+    up on the next pass (which comes at once while catching up), it would be lost."""
+    result = advance(PollState(cursor=10), page(12, age=TIMEOUT + 0.5), [], NOW, TIMEOUT, 100)
+    assert result.state.backlog == {11: NOW + TIMEOUT}
+    assert result.stale_gaps == 0
+    later = advance(result.state, page(), [], NOW + 0.1, TIMEOUT, 100)
+    assert later.given_up == [] and 11 in later.state.backlog
+
+
 def test_backlog_overflow_evicts_the_earliest_deadlines_first() -> None:
     state = PollState(cursor=10, backlog={5: NOW + 10, 6: NOW + 250})
     result = advance(state, page(15, 20), [], NOW, TIMEOUT, max_backlog=5)
