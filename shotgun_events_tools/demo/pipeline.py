@@ -97,7 +97,12 @@ class EmbeddedPipeline:
         schedule_seconds: float = 20.0,
         max_receive_count: int = 3,
         retry_visibility: int = 1,
+        visibility_timeout: int | None = None,
         doorbell: bool = True,
+        parameters: dict[str, str] | None = None,
+        poller_environment: dict[str, str] | None = None,
+        session: Any = None,
+        idle_wait: float = 0.05,
     ):
         self.emulator = emulator
         self.template = template
@@ -108,7 +113,12 @@ class EmbeddedPipeline:
         self.schedule_seconds = schedule_seconds
         self.max_receive_count = max_receive_count
         self.retry_visibility = retry_visibility
+        self.visibility_timeout = visibility_timeout  # None: the queue's own (6x the function timeout)
         self.doorbell = doorbell
+        self.parameters = dict(parameters or {})  # more stack parameters (e.g. BacklogTimeoutSeconds)
+        self.poller_environment = dict(poller_environment or {})  # on top of the stack's
+        self.session = session  # a boto3 Session for the stack's own clients (event sources, secrets)
+        self.idle_wait = idle_wait  # an event source's pause after an empty receive
         self.webhook_url: Any = None  # the webhook function behind a local Function URL
         self.record = CallbackRecord()
         self.metrics = RecordedMetrics()
@@ -144,9 +154,15 @@ class EmbeddedPipeline:
             "MaxReceiveCount": str(self.max_receive_count),
             "PollIntervalSeconds": str(self.poll_interval),
             "EnableDoorbell": "true" if self.doorbell else "false",
+            **self.parameters,
         }
         self.stack = create_stack(
-            self.template, STACK_NAME, parameters, region=REGION, endpoint_url=self.endpoint_url
+            self.template,
+            STACK_NAME,
+            parameters,
+            region=REGION,
+            endpoint_url=self.endpoint_url,
+            session=self.session,
         )
         self._create_secrets(self.stack)
         for name in self.stack.outputs.plugins:
@@ -212,8 +228,10 @@ class EmbeddedPipeline:
             batch_size=int(mapping["BatchSize"]),
             concurrency=self.concurrency,
             function_timeout=float(function["Timeout"]),
+            visibility_timeout=self.visibility_timeout,
             retry_visibility=self.retry_visibility,
             function_name=outputs.function_name,
+            idle_wait=self.idle_wait,
         )
         # Build the dispatcher now (secret, plugin) so its callbacks can be counted for the summary.
         registrations = dispatch.dispatcher(DispatchConfig.from_env(environ)).plugin.registrations
@@ -222,20 +240,38 @@ class EmbeddedPipeline:
         source.start()
         return PluginRuntime(name, source, registrations)
 
-    def _schedule(self) -> None:
-        """The poller's schedule: one invocation every `schedule_seconds`, each running just under it."""
+    def redeploy(self, name: str) -> PluginRuntime:
+        """A new version of plugin `name` goes live: its event source stops (invocations under way
+        finish) and starts again with a new dispatch function, which loads the plugin afresh."""
+        assert self.stack is not None
+        self.plugins[name].source.stop(timeout=30)
+        self.plugins[name] = self._start_plugin(self.stack, name)
+        return self.plugins[name]
+
+    def invoke_poller(self) -> dict[str, Any]:
+        """One invocation of the real poller handler, with the stack's environment, just under the
+        schedule (the Lambda timeout is a little less than the rate)."""
         from functions.poller import app
 
         assert self.stack is not None
-        os.environ.update(self.stack.environment("PollerFunction"))
-        os.environ["SAFETY_MARGIN_SECONDS"] = "1"
-        timeout = self.schedule_seconds * 0.9
+        os.environ.update(
+            {
+                **self.stack.environment("PollerFunction"),
+                "SAFETY_MARGIN_SECONDS": "1",
+                **self.poller_environment,
+            }
+        )
+        timeout = min(self.schedule_seconds * 0.9, 30.0)
+        result: dict[str, Any] = app.lambda_handler({}, InvocationContext("poller", timeout))
+        self.poller_runs.append(result)
+        return result
+
+    def _schedule(self) -> None:
+        """The poller's schedule: one invocation every `schedule_seconds`, each running just under it."""
         while not self._stop.is_set():
             tick = time.monotonic()
             try:
-                self.poller_runs.append(
-                    app.lambda_handler({}, InvocationContext("poller", min(timeout, 30.0)))
-                )
+                self.invoke_poller()
             except Exception as exc:  # the handler logged it; the next tick polls again, as in Lambda
                 self.poller_errors.append(f"{type(exc).__name__}: {exc}")
             self._stop.wait(max(0.0, self.schedule_seconds - (time.monotonic() - tick)))
@@ -263,16 +299,23 @@ class EmbeddedPipeline:
         )
 
     def dead_letter_ids(self, plugin: str) -> list[int]:
+        """The event ids parked in the plugin's DLQ (read, then made visible again at once)."""
         assert self.stack is not None
         sqs, url = self.stack.client("sqs"), self.stack.outputs.plugin(plugin).dead_letter_queue_url
-        ids: list[int] = []
-        while True:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
-                "Messages", []
+        read: list[dict[str, Any]] = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get(
+            "Messages", []
+        ):
+            read.extend(messages)
+        for start in range(0, len(read), 10):
+            sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(read[start : start + 10])
+                ],
             )
-            if not messages:
-                return sorted(ids)
-            ids.extend(json.loads(m["Body"])["id"] for m in messages)
+        return sorted(json.loads(m["Body"])["id"] for m in read)
 
     def stop(self) -> None:
         self.stop_poller()

@@ -51,7 +51,7 @@ class DemoOptions:
 
 
 @contextlib.contextmanager
-def _logs_to(stream: IO[str]) -> Any:
+def logs_to(stream: IO[str]) -> Any:
     """The handlers' JSON lines and EMF metrics go to a file: the terminal shows the live table."""
     handler = logger.registered_handler
     previous = handler.setStream(stream) if isinstance(handler, logging.StreamHandler) else None
@@ -95,7 +95,7 @@ class Demo:
 
     def run(self) -> int:
         (self.workdir / "shots").mkdir(parents=True, exist_ok=True)
-        with open(self.workdir / "logs.jsonl", "a") as logs, _logs_to(logs):
+        with open(self.workdir / "logs.jsonl", "a") as logs, logs_to(logs):
             self.emulator.start()
             try:
                 stack = self.pipeline.start()

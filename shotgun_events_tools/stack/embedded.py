@@ -123,6 +123,78 @@ def make_moto_deletes_atomic() -> None:
     Queue.delete_message = atomic_delete  # type: ignore[method-assign]
 
 
+def make_moto_server_lookups_cached() -> None:
+    """moto's server finds the backend of every request by listing moto's own package folder (about
+    200 entries, each checked to be a folder), under one lock for all requests. The folder does not
+    change while it runs: list it once. Idempotent."""
+    import functools
+
+    from moto import backends
+
+    if not isinstance(backends.list_of_moto_modules, functools._lru_cache_wrapper):
+        listed = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = functools.cache(lambda: listed)
+
+
+def make_moto_fifo_receives_in_order() -> None:
+    """moto keeps a FIFO message group locked while any message it delivered is "pending", and unlocks
+    it only as its receive loop meets each message visible again. When two messages of a group come
+    back together (their visibility timeout ran out), it meets the first while the second still
+    holds the lock, skips it, and delivers the second first: one entity's events out of order, which
+    real SQS never does. Release every message visible again before a receive looks at the groups.
+    Idempotent; moto must run in this process."""
+    from moto.sqs.models import SQSBackend
+
+    receive = SQSBackend.receive_message
+    if getattr(receive, "in_order", False):
+        return
+
+    def receive_in_order(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        for message in [m for m in queue.pending_messages if m.visible]:
+            queue.pending_messages.discard(message)
+        return receive(self, queue_name, *args, **kwargs)
+
+    receive_in_order.in_order = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = receive_in_order  # type: ignore[method-assign]
+
+
+def make_moto_sqs_counts_cheap() -> None:
+    """moto counts a queue's messages by asking every message the time, twice, and rebuilds all of a
+    queue's attributes (those counts included) for each send and, several times, for each message a
+    receive returns: a receive costs O(n²) clock reads, most of a busy run's CPU. Count at one instant
+    in one pass, and read the retention period without the counts. The answers are the same; only
+    the cost changes. Idempotent; moto must run in this process."""
+    from moto.core.utils import unix_time, unix_time_millis
+    from moto.sqs.models import Message, Queue, SQSBackend
+
+    if getattr(Queue, "cheap_counts", False):
+        return
+
+    def ready(queue: Any) -> list[Message]:  # visible and not delayed, as `Queue.messages`
+        now = unix_time_millis()
+        return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def not_visible(queue: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in queue._messages if not now > m.visible_at)
+
+    def delayed(queue: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in queue._messages if now < m.delayed_until)
+
+    def within_retention(backend: Any, queue_name: str, message: Message) -> bool:
+        retention = int(backend.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+    Queue.messages = property(ready)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages = property(lambda queue: len(ready(queue)))  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[assignment,method-assign]
+    Queue.cheap_counts = True  # type: ignore[attr-defined]
+
+
 def detach_moto_event_sources(region: str) -> None:
     """Stop moto invoking functions itself when a message reaches a queue with an event source mapping.
 
@@ -326,6 +398,9 @@ def create_stack(
     )
     detach_moto_event_sources(region)
     make_moto_deletes_atomic()
+    make_moto_sqs_counts_cheap()
+    make_moto_fifo_receives_in_order()
+    make_moto_server_lookups_cached()
     resolver = stack.resolver
     for logical_id, resource in template["Resources"].items():
         if logical_id not in skipped:
