@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
+    IdempotencyPersistenceLayerError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
@@ -51,6 +52,10 @@ class _Deadline:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LedgerUnavailable(RuntimeError):
+    """The effect-once store could not be used; the message names it (e.g. a table that is not there)."""
 
 
 class EffectLedger:
@@ -75,6 +80,8 @@ class EffectLedger:
         )
 
         self._lambda_context: LambdaContext | None = None
+        table = getattr(persistence, "table_name", None)
+        self._store = f"effect-once table {table!r} (IDEMPOTENCY_TABLE)" if table else "effect-once store"
 
     def start_invocation(self, context: LambdaContext | None) -> None:
         """Bind "in progress" expiry to this invocation's deadline (None: outside Lambda)."""
@@ -88,7 +95,7 @@ class EffectLedger:
         """(ran, result): ran is False when the effect had already completed (result is the stored one).
 
         Raises what `body` raises (no record is kept), `IdempotencyAlreadyInProgressError` when another
-        execution holds the effect, `IdempotencyPersistenceLayerError` when the store fails.
+        execution holds the effect, `LedgerUnavailable` (naming the table) when the store fails.
         """
         ran = False
 
@@ -99,7 +106,10 @@ class EffectLedger:
 
         deadline = self._lambda_context or _Deadline(DEFAULT_DEADLINE_MS)
         self._config.register_lambda_context(cast("LambdaContext", deadline))
-        result = self._run(effect=effect, body=tracked)
+        try:
+            result = self._run(effect=effect, body=tracked)
+        except IdempotencyPersistenceLayerError as exc:
+            raise LedgerUnavailable(f"{self._store} failed: {exc}") from exc
         return ran, result if isinstance(result, dict) else {}
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import boto3
+from botocore.exceptions import ClientError
 
 from shotgun_events.events import MAX_MESSAGE_BYTES, EventMessage
 from shotgun_events.observability import logger
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 BATCH_LIMIT = 10
+# Answers worth a retry; any other 4xx (no such topic, access denied, a bad request) never heals.
+TRANSIENT_CODES = frozenset(
+    {"Throttling", "Throttled", "ThrottlingException", "KMSThrottling", "InternalError", "InternalFailure",
+     "ServiceUnavailable", "RequestTimeout", "RequestLimitExceeded", "TooManyRequestsException"}
+)  # fmt: skip
 
 
 class PublishError(RuntimeError):
@@ -71,6 +77,7 @@ class SnsPublisher:
         ready: deque[str] = deque(groups)
         retries: dict[int, int] = {}
         failed: list[int] = []
+        last_error = ""
         in_flight: dict[Future[list[tuple[EventMessage, str | None]]], list[str]] = {}
 
         with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="publish") as pool:
@@ -87,6 +94,7 @@ class SnsPublisher:
                         if error is None:
                             queue.popleft()
                         else:
+                            last_error = error
                             retries[message.event_id] = retries.get(message.event_id, 0) + 1
                             if retries[message.event_id] > self._max_retries:
                                 # Give up on the group: its later events must not overtake this one.
@@ -99,7 +107,11 @@ class SnsPublisher:
                         if queue:
                             ready.append(message.group_id)
         if failed:
-            raise PublishError(f"{len(failed)} events could not be published to SNS", sorted(failed))
+            raise PublishError(
+                f"{len(failed)} events could not be published to SNS topic {self._topic_arn} "
+                f"(last error: {last_error})",
+                sorted(failed),
+            )
 
     @staticmethod
     def _take_batch(groups: dict[str, deque[EventMessage]], ready: deque[str]) -> list[EventMessage]:
@@ -138,8 +150,22 @@ class SnsPublisher:
                 TopicArn=self._topic_arn,
                 PublishBatchRequestEntries=entries,  # type: ignore[arg-type]
             )
-        except Exception as exc:  # the whole call failed: every entry is retried
+        except Exception as exc:  # the whole call failed: every entry is retried, unless it never heals
+            if _permanent(exc):
+                raise PublishError(
+                    f"SNS refused to publish to topic {self._topic_arn}: {exc}",
+                    [m.event_id for m in attempt.messages],
+                ) from None
             logger.warning("PublishBatch failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-            return [(message, type(exc).__name__) for message in attempt.messages]
+            return [(message, f"{type(exc).__name__}: {exc}") for message in attempt.messages]
         errors = {f["Id"]: f"{f.get('Code')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
         return [(message, errors.get(str(index))) for index, message in enumerate(attempt.messages)]
+
+
+def _permanent(exc: Exception) -> bool:
+    """An error answer no retry can change (a 4xx that is not throttling)."""
+    if not isinstance(exc, ClientError):
+        return False  # connection errors, timeouts: transient
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) or 500)
+    return status < 500 and code not in TRANSIENT_CODES

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import boto3
 from botocore.exceptions import ClientError
 
+from shotgun_events.config import ConfigError
 from shotgun_events.poller.cursor import PollState
 
 if TYPE_CHECKING:
@@ -78,10 +79,19 @@ class DynamoDBStateStore:
         self._key = state_key(site_url)
         self._client = client or boto3.client("dynamodb")
 
+    def _name_missing_table(self, exc: ClientError) -> None:
+        """A table that is not there (STATE_TABLE names the wrong one) is said so, by name."""
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise ConfigError(f"state table {self._table!r} (STATE_TABLE) does not exist: {exc}") from None
+
     def load(self) -> VersionedState | None:
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True
-        ).get("Item")
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True
+            ).get("Item")
+        except ClientError as exc:
+            self._name_missing_table(exc)
+            raise
         if item is None:
             return None
         try:
@@ -117,5 +127,6 @@ class DynamoDBStateStore:
                 raise StateConflict(
                     f"state {self._key!r} changed since version {expected_version}: another poller is running"
                 ) from None
+            self._name_missing_table(exc)
             raise
         return version

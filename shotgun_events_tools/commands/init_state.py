@@ -13,6 +13,7 @@ from shotgun_events.config import site_url
 from shotgun_events.poller import initialise
 from shotgun_events.poller.cursor import PollState
 from shotgun_events.poller.state_store import DynamoDBStateStore
+from shotgun_events_tools.commands.run import _number
 from shotgun_events_tools.daemon_state import read_daemon_state
 
 
@@ -33,7 +34,7 @@ def add_to(commands: Any) -> None:
     init.add_argument("--table", required=True, help="the state table (STATE_TABLE)")
     init.add_argument("--site", required=True, help="the FPT site URL (SHOTGUN_URL)")
     start = init.add_mutually_exclusive_group(required=True)
-    start.add_argument("--from-id", type=int, help="the first event id to publish")
+    start.add_argument("--from-id", type=_number(int, 1), metavar="ID", help="the first event id to publish")
     start.add_argument("--daemon-state", help="a shotgunEvents daemon state (pickle) file to continue from")
     init.add_argument("--force", action="store_true", help="overwrite an existing state")
     init.add_argument("--endpoint-url", help="DynamoDB endpoint (local testing)")
