@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     deployment.require_plugin(args.plugin)
     limit = max(args.limit, 1000) if args.event is not None else args.limit
     parked, total = deployment.parked(args.plugin, limit)
-    console = Console()
+    console = Console(soft_wrap=True)
     if args.event is not None:
         chosen = [p for p in parked if p.event_id == args.event]
         if not chosen:

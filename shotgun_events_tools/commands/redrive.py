@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
             result = deployment.redrive(args.plugin, progress, args.method)
         method, outcome = result.method, "done"
+    except Exception:
+        outcome = "failed"
+        raise
     finally:
         # What was moved by then, even when it stopped part-way (a rerun moves the rest).
         audit(

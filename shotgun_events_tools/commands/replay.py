@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
                 update(page[-1]["id"] - ids.first + 1, ids.span)
             update(ids.span, ids.span)
         outcome = "done"
+    except Exception:
+        outcome = "failed"
+        raise
     finally:
         audit(
             deployment.who(),

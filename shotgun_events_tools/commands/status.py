@@ -171,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
 
     deployment = open_deployment(args)
     console = Console()
+    if not console.is_terminal:  # piped or logged: no terminal width to fit, keep lines whole
+        console = Console(width=200)
     if args.watch is None:
         document = gather(deployment, args.credentials)
         if args.json:

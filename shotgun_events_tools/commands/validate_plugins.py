@@ -60,20 +60,19 @@ def run(args: argparse.Namespace) -> int:
     )
     if not reports:
         raise CommandError(f"no plugins in {directory}")
-    if deployment is not None:
-        missing = sorted(set(deployment.plugins()) - {r.name for r in reports})
-        for name in missing:
-            reports[0].warnings.append(f"(stack) runs plugin {name}, which is not in {directory}")
+    # Deployed plugins whose file is not here: the deployed code has them, this check does not.
+    elsewhere = sorted(set(deployment.plugins()) - {r.name for r in reports}) if deployment else []
     failed = sum(1 for r in reports if r.problems)
     if args.json:
-        print(
-            json.dumps(
-                {"schema": schema.source, "plugins": [asdict(r) for r in reports]}, indent=2, default=repr
-            )
-        )
+        document = {"schema": schema.source, "plugins": [asdict(r) for r in reports], "not_here": elsewhere}
+        print(json.dumps(document, indent=2, default=repr))
         return 1 if failed else 0
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"checked against {escape(schema.source)}")
+    if elsewhere:
+        console.print(
+            f"[yellow]the stack runs plugins not in {escape(str(directory))}:[/] {', '.join(elsewhere)}"
+        )
     for report in reports:
         mark = "[red]✗[/]" if report.problems else "[green]✓[/]"
         console.print(f"\n{mark} [bold]{escape(report.name)}[/] ({escape(report.path)})")

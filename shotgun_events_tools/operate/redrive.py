@@ -110,11 +110,12 @@ def move_by_copy(
     destination_url: str,
     progress: Progress,
     *,
-    visibility_timeout: int = VISIBILITY_TIMEOUT,
+    visibility_timeout: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> MoveResult:
     """Receive -> send -> delete until the DLQ is empty (see the module docstring)."""
+    visibility_timeout = VISIBILITY_TIMEOUT if visibility_timeout is None else visibility_timeout
     visible, hidden = depth(sqs, source_url)
     total = visible + hidden
     moved = 0

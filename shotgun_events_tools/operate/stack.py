@@ -300,17 +300,24 @@ class StackDeployment:
         return sorted(listed, key=lambda p: (p.event_id or 0, p.message_id)), visible + hidden
 
     def _log_group(self, plugin: PluginOutputs) -> str:
+        """The function's log group: as Lambda says, else the stack's `<Prefix>LogGroup`, else Lambda's
+        default name."""
         configuration = self.client("lambda").get_function_configuration(FunctionName=plugin.function_name)
         group = (configuration.get("LoggingConfig") or {}).get("LogGroup")
         if group:
             return str(group)
-        try:
-            resource = self.client("cloudformation").describe_stack_resource(
-                StackName=self.outputs.stack_name, LogicalResourceId=f"{logical_id(plugin.name)}LogGroup"
-            )
-            return str(resource["StackResourceDetail"]["PhysicalResourceId"])
-        except Exception:  # a stack without its own log group: Lambda's default
-            return f"/aws/lambda/{plugin.function_name}"
+        wanted = f"{logical_id(plugin.name)}LogGroup"
+        # ListStackResources, not DescribeStackResources (which stops at 100 resources).
+        pages = (
+            self.client("cloudformation")
+            .get_paginator("list_stack_resources")
+            .paginate(StackName=self.outputs.stack_name)
+        )
+        for page in pages:
+            for resource in page["StackResourceSummaries"]:
+                if resource.get("LogicalResourceId") == wanted and resource.get("PhysicalResourceId"):
+                    return str(resource["PhysicalResourceId"])
+        return f"/aws/lambda/{plugin.function_name}"
 
     def last_error(self, name: str, event_id: int) -> LoggedError | None:
         plugin = self._plugin(name)
@@ -338,7 +345,9 @@ class StackDeployment:
         return newest
 
     def plugin_environment(self, name: str) -> Mapping[str, str] | None:
-        plugin = self._plugin(name)
+        if name not in self.outputs.plugins:
+            return None
+        plugin = self.outputs.plugins[name]
         configuration = self.client("lambda").get_function_configuration(FunctionName=plugin.function_name)
         variables = configuration.get("Environment", {}).get("Variables", {})
         secret_id = variables.get("PLUGIN_SECRET_ID")

@@ -216,8 +216,9 @@ def _attribute_findings(
 def validate_plugin(
     path: Path, schema: Schema, secret: Callable[[str], Mapping[str, str] | None] | None = None
 ) -> PluginReport:
-    """The report of one plugin file; `secret(name)` gives its deployed variables, when checking a
-    deployment (None: this environment)."""
+    """The report of one plugin file. `secret(name)` gives its deployed variables when checking a
+    deployment (None from it: the deployment does not run the plugin); without it, this
+    environment's are used."""
     name = path.stem
     report = PluginReport(name=name, path=str(path), loaded=False)
     try:
@@ -229,29 +230,32 @@ def validate_plugin(
     if secret is not None:
         try:
             values = secret(name)
-        except Exception as exc:
+        except Exception as exc:  # a secret that cannot be read is this plugin's problem
             from shotgun_events_tools.cli import describe_error
 
             report.problems.append(f"its secret cannot be read: {describe_error(exc) or exc}")
             values = {}
+        if values is None:
+            report.warnings.append("the deployment does not run it (excluded, or not deployed yet)")
+    deployed = values is not None
     with quiet_logs(), environment(values):
         plugin = load_plugin(path, RecordedMetrics())
     if not plugin.active:
         report.problems.append(f"does not load: {plugin.error}")
         return report
     report.loaded = True
-    known = set(values or {}) if secret is not None else set(os.environ)
+    known = set(values or {}) if deployed else set(os.environ)
     # The function sets its own variables (SHOTGUN_URL, AWS_*, ...); optional ones have a default.
     unset = [n for n, required in report.env_names.items() if required and n not in known]
     unset = [n for n in unset if not is_reserved_env_name(n)]
-    if secret is not None:
+    if deployed:
         report.problems += [f"reads {n}, which its secret does not set" for n in unset]
     for registration in plugin.registrations:
         user = all(isinstance(v, str) and v for v in (registration.script_name, registration.script_key))
         report.callbacks.append(
             CallbackReport(registration.name, registration.match_events, registration.stop_on_error, user)
         )
-        if not user and secret is not None:
+        if not user and deployed:
             report.problems.append(
                 f"callback {registration.name} has no script name and key: its events would fail"
             )
