@@ -39,6 +39,10 @@ unit: $(STAMP) $(SAM)
 
 test: lint typecheck unit
 
+# The whole pipeline on this machine: FPT emulator, moto as AWS, the stack of template.yaml.
+demo: $(STAMP)
+	$(BIN)/shotgun-events demo
+
 # Regenerate the per-plugin part of template.yaml after changing plugins/.
 template: $(STAMP)
 	$(BIN)/shotgun-events generate-template
@@ -49,6 +53,7 @@ build: $(STAMP) $(SAM)
 
 bench: $(STAMP)
 	$(BIN)/python bench/poller_catchup.py
+	$(BIN)/python bench/doorbell_latency.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam build dist *.egg-info

@@ -20,6 +20,7 @@ from .schema import Schema
 from .server import EmulatorHTTPServer
 from .store import Site, Write
 from .transaction import Transaction
+from .webhooks import Webhook
 
 if TYPE_CHECKING:
     import shotgun_api3
@@ -69,6 +70,7 @@ class FptEmulator:
         self.site.on_commit(self._collect_writes)
         self._stop = threading.Event()
         self._server: EmulatorHTTPServer | None = None
+        self.webhooks: list[Webhook] = []
         self._thread: threading.Thread | None = None
         self.snapshot_path = Path(snapshot) if snapshot else None
         if self.snapshot_path and self.snapshot_path.exists():
@@ -186,6 +188,8 @@ class FptEmulator:
         this returns. Hanging calls are released, the activity thread stops after its current
         action, and delayed in-process commits (``commit_after``) are committed now.
         """
+        for webhook in self.webhooks:
+            webhook.stop()
         self.api.close()
         self._stop.set()
         self.activity.stop()
@@ -200,6 +204,13 @@ class FptEmulator:
         self.site.flush_timers()
         if self.snapshot_path:
             self.save_snapshot(self.snapshot_path)
+
+    def add_webhook(self, url: str, token: str | None = None, **options: Any) -> Webhook:
+        """Deliver committed events to ``url`` as an FPT webhook does (see :mod:`fpt_emulator.webhooks`
+        for the ``options``); stopped with the emulator. Call it once started: it sends the site URL."""
+        webhook = Webhook(self.site, url, token, site_url=self.url, **options).start()
+        self.webhooks.append(webhook)
+        return webhook
 
     def __enter__(self) -> FptEmulator:
         return self.start()

@@ -20,10 +20,17 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE, disabled=os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is None)
 
 
+def count(name: str, value: float = 1, **dimensions: str | None) -> None:
+    """One data point of `name`, written at once, with `service` (the stack, as on every other metric)
+    and its own dimensions (those that are not None)."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        for key, dimension in dimensions.items():
+            if dimension:
+                metric.add_dimension(name=key, value=dimension)
+
+
 def count_fpt_error(kind: str, plugin: str | None = None) -> None:
     """One `FptErrors` data point with the error kind (auth, timeout, http_5xx, ...) as a dimension,
     and the plugin's name when a dispatch function's read failed."""
-    with single_metric(name="FptErrors", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="kind", value=kind)
-        if plugin:
-            metric.add_dimension(name="plugin", value=plugin)
+    count("FptErrors", kind=kind, plugin=plugin)

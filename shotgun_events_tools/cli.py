@@ -28,6 +28,8 @@ COMMANDS = (
     "validate_plugins",
     "emulator",
     "generate_template",
+    "run",
+    "demo",
 )
 
 
@@ -87,7 +89,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"shotgun-events {args.command}: {message}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

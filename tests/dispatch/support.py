@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from shotgun_events.fpt import ScriptCredentials
 from shotgun_events.observability import logger
+from shotgun_events_tools.local.event_source import lambda_record
 from tests.helpers import LambdaContextStub
 
 # --- logs -------------------------------------------------------------------------------------------
@@ -107,38 +108,6 @@ class FakeConnections:
 
 def one_minute_left() -> LambdaContextStub:
     return LambdaContextStub(seconds=60)
-
-
-def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """An SQS message from `ReceiveMessage` as a record of Lambda's SQS event."""
-    attributes = message.get("Attributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
-            "SentTimestamp": attributes.get("SentTimestamp", "0"),
-            "SequenceNumber": attributes.get("SequenceNumber", "1"),
-            "MessageGroupId": attributes.get("MessageGroupId"),
-            "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
-            "MessageDeduplicationId": attributes.get("MessageDeduplicationId"),
-            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
-        },
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value.get("DataType", "String"),
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": "us-east-1",
-    }
 
 
 Handler = Callable[[dict[str, Any], Any], Any]
