@@ -61,6 +61,11 @@ def describe_error(exc: Exception) -> str | None:
 
     if isinstance(exc, StackNotFound | PluginNotFound):
         return str(exc)
+    if "shotgun_events_tools.local.store" in sys.modules:
+        from shotgun_events_tools.local.store import StoreError
+
+        if isinstance(exc, StoreError):
+            return str(exc)
     return None
 
 

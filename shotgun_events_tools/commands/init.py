@@ -45,18 +45,18 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
     if state.cursor > newest:
         first = state.cursor + 1
         raise CommandError(f"event {first} is beyond the newest event ({newest}) on {site.url}")
-    store = deployment.state_store()
-    existing = store.load()
-    if existing is not None and not args.force:
-        raise CommandError(
-            f"the poller already has a state (cursor {existing.state.cursor}): pass --force to replace it"
-        )
-    try:
-        initialise(store, state, force=args.force)
-    except StateConflict:
-        raise CommandError(
-            "the poller wrote its state meanwhile: run again (with --force to replace it)"
-        ) from None
+    with deployment.state_store() as store:
+        existing = store.load()
+        if existing is not None and not args.force:
+            raise CommandError(
+                f"the poller already has a state (cursor {existing.state.cursor}): pass --force to replace it"
+            )
+        try:
+            initialise(store, state, force=args.force)
+        except StateConflict:
+            raise CommandError(
+                "the poller wrote its state meanwhile: run again (with --force to replace it)"
+            ) from None
     audit(
         deployment.who(),
         deployment.label,

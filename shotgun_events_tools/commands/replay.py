@@ -153,7 +153,6 @@ def add_to(commands: Any) -> None:
         metavar="N",
         help=f"refuse a range of more than N ids without --yes (default {DEFAULT_MAX_EVENTS})",
     )
-    parser.add_argument("--plugins", default="plugins", metavar="DIR", help="where the plugin's file is")
     parser.add_argument(
         "--replay-id", metavar="ID", help="continue an interrupted replay under its id (default: a new one)"
     )

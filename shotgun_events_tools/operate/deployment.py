@@ -7,6 +7,7 @@ runtime's store; each command is written once against this protocol.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,7 +83,9 @@ class Deployment(Protocol):
 
     def site_url(self) -> str: ...
 
-    def state_store(self) -> StateStore: ...
+    def state_store(self) -> AbstractContextManager[StateStore]:
+        """The poller's state, for as long as the `with` block (the local store is locked meanwhile)."""
+        ...
 
     def poller_status(self) -> PollerStatus: ...
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.deployment import Deployment
 
 
@@ -16,6 +15,13 @@ def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
     choice.add_argument("--stack", metavar="NAME", help="a stack deployed from template.yaml, by name")
     choice.add_argument(
         "--local", metavar="PATH", help="the local runtime's store (`shotgun-events run --store PATH`)"
+    )
+    where.add_argument(
+        "--plugins",
+        nargs="+",
+        default=["plugins"],
+        metavar="DIR",
+        help="the plugin folders, in order (as `run` was given them; default: plugins)",
     )
     aws = parser.add_argument_group("AWS (with --stack)")
     aws.add_argument("--region", help="the stack's region (default: AWS_REGION / the profile's)")
@@ -33,9 +39,9 @@ def add_credentials_argument(parser: argparse.ArgumentParser) -> None:
 
 def open_deployment(args: argparse.Namespace) -> Deployment:
     if args.local is not None:
-        raise CommandError(
-            "--local: the local runtime's store is not supported by this build yet; use --stack NAME"
-        )
+        from shotgun_events_tools.operate.local import LocalDeployment
+
+        return LocalDeployment(args.local, getattr(args, "plugins", ["plugins"]))
     import boto3
 
     from shotgun_events_tools.operate.stack import StackDeployment

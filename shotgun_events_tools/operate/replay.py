@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,14 +62,15 @@ def quiet_logs() -> Iterator[io.StringIO]:
         handler.setStream(previous)
 
 
-def load_matching_plugin(name: str, directory: str | Path) -> Plugin:
-    """The plugin as dispatch loads it, to apply its match rules; a one-line error if it does not load."""
+def load_matching_plugin(name: str, directories: Sequence[str | Path]) -> Plugin:
+    """The plugin as dispatch loads it (from the first folder that has it), to apply its match
+    rules; a one-line error if it does not load."""
     try:
-        path = find_plugin(name, [directory])
+        path = find_plugin(name, directories)
     except PluginNotFound:
         raise CommandError(
-            f"plugin {name} not found in {directory}: its match rules come from its file "
-            "(run from the project root, or pass --plugins DIR)"
+            f"plugin {name} not found in {', '.join(str(d) for d in directories)}: its match rules come "
+            "from its file (run from the project root, or pass --plugins DIR)"
         ) from None
     with quiet_logs():
         plugin = load_plugin(path, RecordedMetrics())

@@ -6,12 +6,10 @@ Every FPT failure ends as one `CommandError` naming the site and what failed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from pathlib import Path
 from typing import Any, TypeVar
 
 from shotgun_events.event_log import FptEventLog
@@ -22,22 +20,6 @@ from shotgun_events_tools.cli import CommandError
 T = TypeVar("T")
 PAGE_SIZE = 500
 DEFAULT_TIMEOUT_SECONDS = 30.0
-
-
-def read_credentials_file(path: str | Path) -> ScriptCredentials:
-    """A JSON file `{"script_name": ..., "api_key": ...}` (the poller secret's shape)."""
-    try:
-        value = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CommandError(f"cannot read credentials file {path}: {exc.strerror}") from None
-    except ValueError:
-        raise CommandError(f"credentials file {path} is not JSON") from None
-    if not isinstance(value, dict):
-        raise CommandError(f"credentials file {path} is not a JSON object")
-    missing = [k for k in ("script_name", "api_key") if not isinstance(value.get(k), str) or not value[k]]
-    if missing:
-        raise CommandError(f"credentials file {path} has no {' or '.join(missing)} string")
-    return ScriptCredentials(value["script_name"], value["api_key"])
 
 
 def as_utc(when: datetime) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +22,7 @@ import boto3
 from shotgun_events.config import site_url
 from shotgun_events.events import REPLAY_ATTRIBUTE, EventMessage, decode_body, entity_type, event_id_of
 from shotgun_events.fpt import SecretReader
-from shotgun_events.poller.state_store import DynamoDBStateStore, state_key
+from shotgun_events.poller.state_store import DynamoDBStateStore, StateStore, state_key
 from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.deployment import LoggedError, ParkedEvent, PluginStatus, PollerStatus
 from shotgun_events_tools.operate.queues import Outgoing, send_in_order, string_attributes
@@ -34,7 +35,7 @@ from shotgun_events_tools.operate.redrive import (
     move_with_task,
     queue_arn,
 )
-from shotgun_events_tools.operate.site import Site, read_credentials_file
+from shotgun_events_tools.operate.site import Site
 from shotgun_events_tools.stack.generate import logical_id
 from shotgun_events_tools.stack.outputs import PluginOutputs, StackNotFound, StackOutputs, read_stack
 
@@ -93,7 +94,9 @@ class StackDeployment:
         key = str(credentials_file) if credentials_file is not None else None
         if key not in self._sites:
             if credentials_file is not None:
-                credentials = read_credentials_file(credentials_file)
+                from shotgun_events_tools.commands.run import read_credentials
+
+                credentials = read_credentials(str(credentials_file))
             else:
                 secret_id = self._poller_environment.get("SHOTGUN_SECRET_ID", "")
                 if not secret_id:
@@ -107,12 +110,15 @@ class StackDeployment:
 
     # -- the poller --------------------------------------------------------------------------------
 
-    def state_store(self) -> DynamoDBStateStore:
+    def _state_store(self) -> DynamoDBStateStore:
         return DynamoDBStateStore(self.outputs.state_table, self.site_url(), self.client("dynamodb"))
+
+    def state_store(self) -> AbstractContextManager[StateStore]:
+        return nullcontext(self._state_store())
 
     def poller_status(self) -> PollerStatus:
         site = self.site_url()
-        loaded = self.state_store().load()
+        loaded = self._state_store().load()
         if loaded is None:
             status = PollerStatus(site, None)
         else:
