@@ -141,7 +141,7 @@ def test_changes_wait_for_a_running_run_and_pause_is_not_offered(
 def test_no_store_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = cli(capsys, "status", "--local", str(tmp_path / "none.sqlite"))
     assert result.code == 2
-    assert (
-        result.err.strip()
-        == f"shotgun-events status: no local store at {tmp_path / 'none.sqlite'} (`shotgun-events run --store` names it)"
+    missing = tmp_path / "none.sqlite"
+    assert result.err.strip() == (
+        f"shotgun-events status: no local store at {missing} (`shotgun-events run --store` names it)"
     )
