@@ -67,6 +67,7 @@ def gather(deployment: Any, credentials: str | None) -> dict[str, Any]:
         "state_updated_at": poller.state_updated_at,
         "last_run": _iso(poller.last_run),
         "last_run_failed": poller.last_run_failed,
+        "runs_recorded": poller.runs_recorded,
     }
     plugins = deployment.plugins()
     stack = deployment.label.removeprefix("stack ")
@@ -138,7 +139,12 @@ def render(document: dict[str, Any]) -> Any:
     )
     run = poller["last_run"]
     outcome = "" if run is None else (" [red]failed[/]" if poller["last_run_failed"] else " ok")
-    summary.add_row("last poller run", f"{_ago(run, now)}{outcome}" if run else "not in the last 30 minutes")
+    if not poller["runs_recorded"]:
+        summary.add_row("last poller run", "not recorded here")
+    else:
+        summary.add_row(
+            "last poller run", f"{_ago(run, now)}{outcome}" if run else "not in the last 30 minutes"
+        )
     summary.add_row("state committed", _ago(poller["state_updated_at"], now))
     parts: list[Any] = [summary]
     if document["alarms"]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shotgun_events.events import EventMessage
+from shotgun_events.events import REPLAY_ATTRIBUTE, EventMessage, decode_body, entity_type, event_id_of
 from shotgun_events.poller.state_store import StateStore
 from shotgun_events_tools.operate.redrive import MoveResult, Progress
 from shotgun_events_tools.operate.site import Site
@@ -28,6 +28,7 @@ class PollerStatus:
     state_updated_at: str | None = None  # the state's last commit
     last_run: float | None = None  # when the poller last ran (epoch s), if known
     last_run_failed: bool | None = None
+    runs_recorded: bool = True  # False where nothing records the poller's runs (the local store)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,40 @@ class ParkedEvent:
     receive_count: int | None
     replay: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        message_id: str,
+        body: str,
+        attributes: Mapping[str, str],
+        first_failure: float | None,
+        receive_count: int | None,
+    ) -> ParkedEvent:
+        """What the message's body (or, for a reference, its attributes) says about the event."""
+        event_id = event_type = entity = None
+        try:
+            event = decode_body(body)
+            event_id = event_id_of(event)
+            event_type = event.get("event_type") or attributes.get("event_type")
+            link = event.get("entity")
+            if isinstance(link, dict) and link.get("type"):
+                entity = f"{link['type']}:{link.get('id')}"
+            else:
+                entity = entity_type(event) or attributes.get("entity_type")
+        except ValueError:
+            pass  # a malformed message is listed by its message id
+        return cls(
+            message_id,
+            body,
+            event_id,
+            event_type,
+            entity,
+            first_failure,
+            receive_count,
+            attributes.get(REPLAY_ATTRIBUTE),
+            dict(attributes),
+        )
 
 
 @dataclass(frozen=True)

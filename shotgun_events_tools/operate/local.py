@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from shotgun_events.events import REPLAY_ATTRIBUTE, EventMessage, decode_body, entity_type, event_id_of
+from shotgun_events.events import EventMessage
 from shotgun_events.plugins import plugin_files
 from shotgun_events.poller.state_store import StateStore
 from shotgun_events_tools.cli import CommandError
@@ -106,7 +106,7 @@ class LocalDeployment:
     def poller_status(self) -> PollerStatus:
         loaded = self._reader.load()
         if loaded is None:
-            return PollerStatus(self._site, None)
+            return PollerStatus(self._site, None, runs_recorded=False)
         backlog = loaded.state.backlog
         oldest = min(backlog) if backlog else None
         rows = self._reader.query("SELECT updated_at FROM poller_state")
@@ -117,6 +117,7 @@ class LocalDeployment:
             oldest,
             backlog[oldest] if oldest is not None else None,
             str(rows[0]["updated_at"]) if rows else None,
+            runs_recorded=False,
         )
 
     def plugin_statuses(self) -> list[PluginStatus]:
@@ -198,23 +199,11 @@ class LocalDeployment:
 
 
 def _parked(dead: DeadLetter, attributes: Mapping[str, str]) -> ParkedEvent:
-    event_type = entity = None
-    try:
-        event = decode_body(dead.body)
-        event_id_of(event)
-        event_type = event.get("event_type")
-        link = event.get("entity") if isinstance(event.get("entity"), dict) else None
-        entity = f"{link.get('type')}:{link.get('id')}" if link else entity_type(event)
-    except ValueError:
-        pass
-    return ParkedEvent(
-        message_id=f"{dead.plugin}:{dead.event_id}",
-        body=dead.body,
-        event_id=dead.event_id,
-        event_type=event_type,
-        entity=entity,
-        first_failure=None,  # the store keeps when it was parked (its reason: --event), not this
+    # The store keeps when an event was parked and why (`--event`), not when it first failed.
+    return ParkedEvent.of(
+        f"{dead.plugin}:{dead.event_id}",
+        dead.body,
+        attributes,
+        first_failure=None,
         receive_count=dead.attempts,
-        replay=attributes.get(REPLAY_ATTRIBUTE),
-        attributes=dict(attributes),
     )

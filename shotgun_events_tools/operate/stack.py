@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 
 from shotgun_events.config import site_url
-from shotgun_events.events import REPLAY_ATTRIBUTE, EventMessage, decode_body, entity_type, event_id_of
+from shotgun_events.events import EventMessage
 from shotgun_events.fpt import SecretReader
 from shotgun_events.poller.state_store import DynamoDBStateStore, StateStore, state_key
 from shotgun_events_tools.cli import CommandError
@@ -407,30 +407,14 @@ def _parked(message: Mapping[str, Any]) -> ParkedEvent:
         for name, value in message.get("MessageAttributes", {}).items()
         if value.get("StringValue") is not None
     }
-    event_id = event_type = entity = None
-    try:
-        event = decode_body(message["Body"])
-        event_id = event_id_of(event)
-        event_type = event.get("event_type") or strings.get("event_type")
-        link = event.get("entity") if isinstance(event.get("entity"), dict) else None
-        if link:
-            entity = f"{link.get('type')}:{link.get('id')}"
-        else:
-            entity = entity_type(event) or strings.get("entity_type")
-    except ValueError:
-        pass  # a malformed message is listed by its message id
     first = attributes.get("ApproximateFirstReceiveTimestamp")
     count = attributes.get("ApproximateReceiveCount")
-    return ParkedEvent(
-        message_id=message["MessageId"],
-        body=message["Body"],
-        event_id=event_id,
-        event_type=event_type,
-        entity=entity,
+    return ParkedEvent.of(
+        message["MessageId"],
+        message["Body"],
+        strings,
         first_failure=int(first) / 1000 if first else None,
         receive_count=int(count) if count else None,
-        replay=strings.get(REPLAY_ATTRIBUTE),
-        attributes=strings,
     )
 
 

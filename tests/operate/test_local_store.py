@@ -65,6 +65,7 @@ def test_status_reads_the_store(
     assert plugins["create_shot_directories"]["parked"] == 2
     assert "logArgs" in plugins  # in plugins/: a plugin `run` runs
     assert document["alarms"] == []
+    assert document["poller"]["runs_recorded"] is False
 
 
 def test_dlq_and_redrive_on_the_store(

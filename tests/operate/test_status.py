@@ -116,6 +116,11 @@ def test_watch_refreshes_until_interrupted(studio: Studio) -> None:
     assert naps == [2.0, 2.0]
     assert len([json.loads(line) for line in result.out.splitlines()]) == 2
 
+    naps.clear()
+    table = studio.cli("status", "--watch")  # the live table, every 5 s by default
+    assert table.code == 0 and naps == [5.0, 5.0]
+    assert "init_entity" in table.out
+
 
 @pytest.mark.parametrize("bad", ["0", "-1", "soon"])
 def test_a_bad_watch_interval_is_refused(studio: Studio, bad: str) -> None:
