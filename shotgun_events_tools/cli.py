@@ -30,6 +30,8 @@ COMMANDS = (
     "generate_template",
     "run",
     "demo",
+    "schema_dump",
+    "new_plugin",
 )
 
 
