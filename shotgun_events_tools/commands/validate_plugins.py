@@ -12,28 +12,22 @@ from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.options import command_parser
 
 EXAMPLE = """  shotgun-events validate-plugins                      # plugins/, against the stock schema (CI)
-  shotgun-events validate-plugins plugins --schema site_schema.json
+  shotgun-events validate-plugins plugins --schema tests/site_schema   # as schema-dump wrote it
   shotgun-events validate-plugins --stack studio       # with the site's schema and the plugins' secrets
 """
 
 
 def _schema(args: argparse.Namespace, deployment: Any) -> Any:
-    from shotgun_events_tools.operate.validate import schema_from_json, stock_schema
+    from shotgun_events_tools.operate.validate import Schema, schema_files, stock_schema
 
     if args.schema:
-        try:
-            data = json.loads(Path(args.schema).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise CommandError(f"cannot read schema file {args.schema}: {exc.strerror}") from None
-        except ValueError:
-            raise CommandError(f"schema file {args.schema} is not JSON") from None
-        try:
-            return schema_from_json(data, f"schema file {args.schema}")
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-    if deployment is not None:
-        from shotgun_events_tools.operate.validate import Schema
+        from fpt_emulator import SchemaFileError
 
+        try:
+            return schema_files(args.schema)
+        except SchemaFileError as exc:
+            raise CommandError(f"--schema {args.schema}: {exc}") from None
+    if deployment is not None:
         site = deployment.site(args.credentials)
         return Schema(site.schema(), f"the schema of {site.url}", site=True)
     return stock_schema()
@@ -106,7 +100,7 @@ def add_to(commands: Any) -> None:
     )
     parser.add_argument("directory", nargs="?", default="plugins", metavar="DIR", help="default: plugins")
     parser.add_argument(
-        "--schema", metavar="FILE", help="the site's schema as JSON ({entity: [fields]} or schema_read())"
+        "--schema", metavar="DIR", help="the site's schema, as `shotgun-events schema-dump` wrote it"
     )
     parser.add_argument(
         "--stack", metavar="NAME", help="check against a stack: its site's schema, its plugins' secrets"

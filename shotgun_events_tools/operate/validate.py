@@ -11,7 +11,8 @@ For each plugin: its callbacks, their `matchEvents`, the environment variables i
 - warnings: what may be intended (a string value, the daemon's substring test), or cannot be
   checked here (a variable not set in this environment, a field not in the stock schema).
 
-The schema is the site's (`--stack`, `--schema FILE`) or else the FPT emulator's stock schema.
+The schema is the site's (`--stack`, or `--schema DIR` as `shotgun-events schema-dump` writes it)
+or else the FPT emulator's stock schema (a real site's, without the studio's own fields).
 """
 
 from __future__ import annotations
@@ -70,11 +71,14 @@ def stock_schema() -> Schema:
     return Schema(entities, "the FPT emulator's stock schema", site=False)
 
 
-def schema_from_json(data: Any, source: str) -> Schema:
-    """`{entity: [field, ...]}` or `sg.schema_read()`'s `{entity: {field: {...}}}`."""
-    if not isinstance(data, dict) or not all(isinstance(v, list | dict) for v in data.values()):
-        raise ValueError(f"{source} is not a schema: expected {{entity type: [field names]}}")
-    return Schema({str(k): {str(f) for f in v} for k, v in data.items()}, source, site=True)
+def schema_files(path: str | Path) -> Schema:
+    """A site's schema as `shotgun-events schema-dump` records it (the folder or the schema file);
+    `SchemaFileError` when it is not one."""
+    from fpt_emulator import load_site_schema
+
+    loaded = load_site_schema(path)
+    entities = {name: set(e.fields) for name, e in loaded.entities.items()}
+    return Schema(entities, f"the schema in {path}", site=True)
 
 
 # --- environment variables ---------------------------------------------------------------------
@@ -168,7 +172,7 @@ def match_findings(match_events: Any, schema: Schema) -> tuple[list[str], list[s
             hint = (
                 ""
                 if schema.site
-                else " (if your site has it, check against it: --stack NAME or --schema FILE)"
+                else " (if your site has it, check against it: --stack NAME or --schema DIR)"
             )
             problems.append(f"{key} never fires: entity type {entity} is not in {schema.source}{hint}")
             continue

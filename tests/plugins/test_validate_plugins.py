@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fpt_emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
 from shotgun_events_tools.cli import main
 from shotgun_events_tools.operate.validate import env_names_read, match_findings, stock_schema
 from tests.dispatch.support import write_plugin
@@ -85,33 +86,39 @@ def test_problems_are_named_and_fail_the_run(tmp_path: Path, capsys: pytest.Capt
     )
 
 
-def test_a_site_schema_checks_fields_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_site_schema_checks_fields_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fpt_emulator: FptEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a studio's site with a field of its own, recorded as `schema-dump` records it
+    sg = fpt_emulator.connect(timeout=5)
+    assert sg.schema_field_create("Shot", "text", "Stage") == "sg_stage"
+    monkeypatch.setenv("SHOTGUN_SCRIPT_NAME", DEFAULT_SCRIPT_NAME)
+    monkeypatch.setenv("SHOTGUN_SCRIPT_KEY", DEFAULT_SCRIPT_KEY)
+    dump = tmp_path / "site_schema"
+    dump.mkdir()
+    assert main(["schema-dump", "--site", fpt_emulator.url, "--out", str(dump), "--json"]) == 0
+    capsys.readouterr()
     plugins = tmp_path / "plugins"
     write_plugin(
         plugins,
         "custom",
         """
         def registerCallbacks(reg):
-            reg.registerCallback("s", "k", cb, matchEvents={"Shotgun_CustomEntity01_Change": ["sg_stage"],
-                                                            "Shotgun_Shot_Change": ["sg_cut_inn"]})
+            reg.registerCallback("s", "k", cb, matchEvents={"Shotgun_Shot_Change": ["sg_stage", "sg_cut_inn"]})
 
         def cb(sg, logger, event, args):
             pass
         """,
     )
+    # WHEN checked against the stock schema THEN unknown fields are only warnings (custom fields?)
     stock_code, stock = validate(capsys, str(plugins))
-    assert stock_code == 1
-    (problem,) = stock["plugins"][0]["problems"]
-    assert "entity type CustomEntity01 is not in the FPT emulator's stock schema" in problem
-    assert "--schema FILE" in problem
-    (warning,) = stock["plugins"][0]["warnings"]  # a custom field may exist on the site: not a problem
-    assert "Shot has no field sg_cut_inn" in warning
-    schema = tmp_path / "schema.json"
-    schema.write_text(
-        json.dumps({"CustomEntity01": ["sg_stage", "code"], "Shot": {"code": {}, "sg_cut_in": {}}})
-    )
-    code, document = validate(capsys, str(plugins), "--schema", str(schema))
+    assert stock_code == 0
+    (warning,) = stock["plugins"][0]["warnings"]
+    assert "Shot has no field sg_cut_inn, sg_stage in the FPT emulator's stock schema" in warning
+    # WHEN checked against the site's THEN its own field is fine and the typo can never fire
+    code, document = validate(capsys, str(plugins), "--schema", str(dump))
     assert code == 1
+    assert document["schema"] == f"the schema in {dump}"
     (problem,) = document["plugins"][0]["problems"]
     assert "Shotgun_Shot_Change: Shot has no field sg_cut_inn" in problem and "never fires" in problem
 
@@ -122,9 +129,10 @@ def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["validate-plugins", str(tmp_path)]) == 2
     assert "no plugins in" in capsys.readouterr().err
     write_plugin(tmp_path, "p", "def registerCallbacks(reg):\n    pass\n")
-    (tmp_path / "schema.json").write_text("[1, 2]")
-    assert main(["validate-plugins", str(tmp_path), "--schema", str(tmp_path / "schema.json")]) == 2
-    assert "is not a schema" in capsys.readouterr().err
+    (tmp_path / "schema_read.json").write_text("[1, 2]")
+    assert main(["validate-plugins", str(tmp_path), "--schema", str(tmp_path / "schema_read.json")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"shotgun-events validate-plugins: --schema {tmp_path / 'schema_read.json'}: ")
 
 
 def test_environment_names_are_read_from_the_source() -> None:
