@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -64,6 +63,7 @@ from shotgun_events.observability import logger as dispatch_logger
 from shotgun_events.plugins import Plugin, RecordedMetrics, load_plugin
 from shotgun_events.plugins.logs import ROOT as PLUGIN_LOGGERS
 from shotgun_events_tools.project import find_project_root
+from shotgun_events_tools.script_users import default_script_env, script_env_names
 
 __all__ = [
     "Failure",
@@ -75,22 +75,7 @@ __all__ = [
     "sg",
 ]
 
-_SCRIPT_ENV = re.compile(r"""["']([A-Z][A-Z0-9_]*_(?:NAME|KEY))["']""")
 HARNESS_TIMEOUT_SECONDS = 10.0
-
-
-def script_env_names(source: str) -> list[str]:
-    """Environment variable names ending in `_NAME` / `_KEY` quoted in a plugin's source."""
-    return sorted(set(_SCRIPT_ENV.findall(source)))
-
-
-def default_script_env(names: list[str]) -> dict[str, str]:
-    """A script name / key for each variable: `SGDAEMON_X_NAME` -> `sgdaemon_x`, `_KEY` -> a test key."""
-    env: dict[str, str] = {}
-    for name in names:
-        stem = name.rsplit("_", 1)[0].lower()
-        env[name] = stem if name.endswith("_NAME") else f"test-key-{stem}"
-    return env
 
 
 class Failure(str):

@@ -161,7 +161,7 @@ class EmbeddedPipeline:
         self._poller.start()
 
     def _create_secrets(self, stack: EmbeddedStack) -> None:
-        from shotgun_events_tools.testing import default_script_env, script_env_names
+        from shotgun_events_tools.script_users import default_script_env, script_env_names
 
         secrets = stack.client("secretsmanager")
         self.emulator.add_script(*POLLER_SCRIPT)

@@ -32,7 +32,8 @@ from tests.local.support import (
     wait_until,
 )
 
-STATUSES = ("rdy", "ip", "hld", "fin", "cbb", "ip", "fin")  # Shot statuses of a real site
+# Codes of the stock Shot status list (cbb, fin, ip, omt, hld, rdy, wtg); "omt" is the poison.
+STATUSES = ("rdy", "ip", "hld", "fin", "cbb", "ip", "fin")
 
 
 def make_shots(emu: FptEmulator, count: int) -> list[int]:
