@@ -30,11 +30,11 @@ from shotgun_events.dispatch.runtime import is_reserved_env_name
 from shotgun_events.plugins import RecordedMetrics, filter_policy, load_plugin, plugin_files
 from shotgun_events.plugins.matching import WILDCARD
 from shotgun_events_tools.operate.replay import quiet_logs
+from shotgun_events_tools.script_users import script_env_names
 
 ENTITY_EVENT = re.compile(r"^Shotgun_(?P<entity>.+)_(?P<kind>New|Change|Retirement|Revival)$")
 NO_ATTRIBUTE_KINDS = {"New", "Retirement", "Revival"}  # FPT writes them with attribute_name null
 OTHER_FPT_EVENTS = {"Shotgun_User_Login", "Shotgun_User_Logout"}
-SCRIPT_ENV = re.compile(r"^SGDAEMON_[A-Z0-9_]+$")
 
 
 @dataclass
@@ -93,7 +93,7 @@ def _is_environ(node: ast.AST) -> bool:
 
 def env_names_read(source: str) -> dict[str, bool]:
     """Variables the source reads with a literal name -> whether it needs them (no default given),
-    plus every quoted `SGDAEMON_*` name (the daemon's script user convention)."""
+    plus the script user names it quotes (`SGDAEMON_<X>_NAME` / `_KEY`, as the authors' kit finds them)."""
     names: dict[str, bool] = {}
 
     def note(name: Any, required: bool) -> None:
@@ -117,8 +117,8 @@ def env_names_read(source: str) -> dict[str, bool]:
             and isinstance(node.slice, ast.Constant)
         ):
             note(node.slice.value, True)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SCRIPT_ENV.match(node.value):
-            note(node.value, names.get(node.value, True))
+    for name in script_env_names(source):
+        note(name, names.get(name, True))
     return dict(sorted(names.items()))
 
 
