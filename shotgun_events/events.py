@@ -27,6 +27,9 @@ EVENT_FIELDS = (
 EVENT_TYPE = "EventLogEntry"
 REFERENCE_TYPE = "EventLogEntryReference"
 SITE_GROUP = "site"
+# The SQS message attribute an operator's replay (`shotgun-events replay`) sets to its replay id:
+# dispatch adds it to the effect-once key, so a replay runs callbacks that completed before, once.
+REPLAY_ATTRIBUTE = "replay_id"
 
 # SNS counts body plus attribute names, types and values against 256 KiB, per message and per batch.
 MAX_MESSAGE_BYTES = 256 * 1024

@@ -368,6 +368,31 @@ def test_the_key_includes_the_site_so_two_sites_can_share_a_table() -> None:
     assert len(store.records) == 2
 
 
+def replay_record(body: str, replay: str, message_id: str = "m-r") -> SQSRecord:
+    """A message `shotgun-events replay` sent: the replay id in its message attributes."""
+    raw = dict(record(body, message_id))
+    raw["messageAttributes"] = {"replay_id": {"stringValue": replay, "dataType": "String"}}
+    return SQSRecord(raw)
+
+
+def test_a_replay_runs_completed_callbacks_again_once_per_replay() -> None:
+    # GIVEN an event whose callback completed when the poller delivered it
+    calls, metrics, store = Calls(), RecordedMetrics(), InMemoryPersistenceLayer()
+    plugin = make_plugin("p", cb("s", "k", calls.make("once")))
+    dispatch = dispatcher(plugin, ledger=ledger_for(plugin, store), metrics=metrics)
+    body = body_of(make_event(33))
+    dispatch.process_record(record(body))
+    # WHEN an operator replays it twice, and the first replay's message is delivered twice
+    dispatch.process_record(replay_record(body, "r-1"))
+    dispatch.process_record(replay_record(body, "r-1", message_id="m-r-again"))
+    dispatch.process_record(replay_record(body, "r-2"))
+    dispatch.process_record(record(body))  # and the poller's message comes again
+    # THEN each replay ran it once, the redeliveries not at all
+    assert calls.names == ["once", "once", "once"]
+    assert metrics.total("p", "AlreadyProcessed") == 2
+    assert len(store.records) == 3
+
+
 class Killed(BaseException):
     """The Lambda dying mid-callback (timeout, out of memory): nothing after it runs."""
 
