@@ -196,8 +196,6 @@ class PluginDispatcher:
         A failed record holds back the later records of its message group (its entity) only; each
         record held back is logged with the failed record it waits behind.
         """
-        if self._ledger is not None:
-            self._ledger.start_invocation(context)
         self._context = context
         state = _BatchState()
 
