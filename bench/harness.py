@@ -253,9 +253,10 @@ class BenchStack:
         *,
         env: dict[str, str] | None = None,
         end_when_idle: bool = False,
+        timeout: float | None = None,
     ) -> Process:
         """Run the function's handler on each event in turn, in one new process, with the stack's
-        settings (the first invocation is a cold start)."""
+        settings (the first invocation is a cold start); `timeout` shortens the function's."""
         properties = self.properties(logical_id)
         spec = {
             "path": [str(code), str(runtime)],
@@ -263,7 +264,7 @@ class BenchStack:
             "handler": properties["Handler"],
             "env": {**self.environment(logical_id), **(env or {})},
             "events": events,
-            "timeout": float(properties.get("Timeout", 3)),
+            "timeout": timeout or float(properties.get("Timeout", 3)),
             "memory": int(properties.get("MemorySize", 128)),
             "end_when_idle": end_when_idle,
         }

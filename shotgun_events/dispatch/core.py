@@ -52,7 +52,7 @@ from shotgun_events.observability import count_fpt_error, logger
 from shotgun_events.plugins.loader import Plugin
 from shotgun_events.plugins.logs import log_context
 from shotgun_events.plugins.matching import matches
-from shotgun_events.plugins.metrics import MetricsSink, emf_metrics
+from shotgun_events.plugins.metrics import MetricsSink, emf_metrics, flush_metrics
 from shotgun_events.plugins.registrar import Registration
 
 if TYPE_CHECKING:
@@ -213,10 +213,13 @@ class PluginDispatcher:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
         # Always answer with the partial-failure shape, even when every record failed.
         processor.raise_on_entire_batch_failure = False
-        response = process_partial_response(
-            event=batch, record_handler=record_handler, processor=processor, context=context
-        )
-        self._report_held_back(batch, response, state)
+        try:
+            response = process_partial_response(
+                event=batch, record_handler=record_handler, processor=processor, context=context
+            )
+            self._report_held_back(batch, response, state)
+        finally:
+            flush_metrics(self._metrics)  # one EMF document for the batch
         return response
 
     def _report_held_back(
