@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shotgun_events.config import PollerConfig
 from shotgun_events.event_log import FptEventLog
 from shotgun_events.fpt import FptConnections, FptError, RetryPolicy, SecretReader
-from shotgun_events.observability import count_fpt_error, logger, metrics, traced
+from shotgun_events.observability import count_fpt_error, log_invocation, logger, metrics, traced
 from shotgun_events.poller import PollerDeps, poll
 from shotgun_events.poller.publisher import SnsPublisher
 from shotgun_events.poller.state_store import DynamoDBStateStore
@@ -28,7 +28,7 @@ def _adapters(fpt_timeout: float) -> tuple[SecretReader, FptConnections, Any, An
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation
 @metrics.log_metrics(capture_cold_start_metric=True)
 @traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

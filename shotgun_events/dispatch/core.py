@@ -456,7 +456,9 @@ class PluginDispatcher:
         started = self._clock()
         if isinstance(created_at, datetime):
             delay = max(0.0, started - created_at.timestamp()) * 1000
-            self._count("ProcessingDelay", delay, MetricUnit.Milliseconds)
+            self._count(
+                "ProcessingDelay", round(delay, 1), MetricUnit.Milliseconds
+            )  # 0.1 ms: fewer log bytes
         with log_context(plugin=self.plugin.name, callback=registration.name, event_id=event_id):
             try:
                 registration.callback(sg, callback_logger, event, registration.args)
@@ -472,7 +474,8 @@ class PluginDispatcher:
                 self._count("Processed")
                 return {"status": ERROR_IGNORED}
             finally:
-                self._count("CallbackDuration", (self._clock() - started) * 1000, MetricUnit.Milliseconds)
+                duration = round((self._clock() - started) * 1000, 1)
+                self._count("CallbackDuration", duration, MetricUnit.Milliseconds)
         self._count("Processed")
         return {"status": COMPLETED}
 

@@ -140,6 +140,10 @@ def test_lambda_handler_end_to_end(deployment: dict[str, Any], json_logs: LogLin
     plugin_lines = [r for r in json_logs.records() if r.get("logger") == "plugin.e2e_plugin.on_status"]
     assert {r["event_id"] for r in plugin_lines} == {1, 2}
     assert all(r["function_request_id"] == driver.context.aws_request_id for r in plugin_lines)
+    # the log group names the function: its name, ARN and memory are not repeated on every line
+    assert not any(
+        set(r) & {"function_name", "function_arn", "function_memory_size"} for r in json_logs.records()
+    )
     assert "e2e-key-value" not in json_logs.text
     assert sum("setEmails" in r["message"] for r in json_logs.records()) == 1
 
