@@ -45,7 +45,7 @@ class PluginSettings:
     """How one plugin's function and queue are sized (`plugins/stack.toml`)."""
 
     timeout: int = 60
-    memory: int = 256
+    memory: int = 128
     max_concurrency: int = 10
     batch_size: int = 10
 
