@@ -22,6 +22,7 @@ from .emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
 from .errors import ERR_AUTH, ERR_CRUD, ERR_READ, ApiError
 from .faults import FaultKind, Faults
 from .schema import FieldDef, Schema, default_schema
+from .site_schema import SchemaFileError, load_site_schema
 from .store import ReadResult, Site, Write
 from .transaction import Transaction
 
@@ -39,8 +40,10 @@ __all__ = [
     "FptEmulator",
     "ReadResult",
     "Schema",
+    "SchemaFileError",
     "Site",
     "Transaction",
     "Write",
     "default_schema",
+    "load_site_schema",
 ]

@@ -20,34 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .store import Site
+from .studio import ARTISTS, STAFF, STAFF_DEPARTMENTS, STEPS, fit, person
 from .transaction import Transaction
+
+__all__ = ["ARTISTS", "ASSET_STEPS", "SHOT_STEPS", "STAFF", "STEPS", "Activity"]
 
 SHOT_STEPS = ("Layout", "Animation", "Lighting", "Comp")
 ASSET_STEPS = ("Model", "Rig", "Surfacing")
-STEPS = {
-    "Layout": ("lay", "Shot", "100,180,240"),
-    "Animation": ("anm", "Shot", "240,140,60"),
-    "FX": ("fx", "Shot", "200,60,200"),
-    "Lighting": ("lgt", "Shot", "240,220,80"),
-    "Comp": ("comp", "Shot", "90,200,120"),
-    "Model": ("mod", "Asset", "120,120,240"),
-    "Rig": ("rig", "Asset", "180,90,90"),
-    "Surfacing": ("srf", "Asset", "90,180,180"),
-}
-ARTISTS = (
-    ("Ada", "Moreau", "Animation"),
-    ("Bram", "Okafor", "Lighting"),
-    ("Chen", "Wei", "Comp"),
-    ("Dana", "Kowalski", "Layout"),
-    ("Eero", "Lindqvist", "Modeling"),
-    ("Farah", "Haddad", "Rigging"),
-    ("Gus", "Alvarez", "FX"),
-    ("Hana", "Sato", "Surfacing"),
-)
-STAFF = (
-    ("Iris", "Novak", "Supervision"),
-    ("Jonah", "Price", "Production"),
-)
 ASSET_TYPES = ("Character", "Prop", "Environment", "Vehicle")
 ASSET_NAMES = ("hero", "robot", "lamp", "car", "forest", "tower", "dragon", "boat", "chair", "city")
 TOOLKIT_APPS = ("tk-multi-workfiles2", "tk-multi-publish2", "tk-multi-loader2", "tk-multi-snapshot")
@@ -55,18 +34,6 @@ TOOLKIT_ENGINES = ("tk-nuke", "tk-maya", "tk-houdini", "tk-desktop")
 NEXT_STATUS = {"wtg": "rdy", "rdy": "ip"}
 #: How many background errors :attr:`Activity.errors` keeps.
 MAX_ERRORS = 1000
-
-
-def person(first: str, last: str, department: str) -> dict[str, Any]:
-    """HumanUser fields for one studio member."""
-    login = f"{first.lower()}.{last.lower()}"
-    return {
-        "firstname": first,
-        "lastname": last,
-        "login": login,
-        "email": f"{login}@studio.example",
-        "department": department,
-    }
 
 
 #: Makes a transaction for one action: (acting user link, session uuid) -> tx.
@@ -217,10 +184,11 @@ class Activity:
     def _build_model(self) -> _Model:
         model = _Model()
         site = self.site
-        for user in site.find("HumanUser", [["sg_status_list", "is", "act"]], ["department"]):
-            if user.get("department") in ("Supervision", "Production"):
+        for user in site.find("HumanUser", [["sg_status_list", "is", "act"]], ["department.Department.name"]):
+            dept = user.get("department.Department.name")
+            if dept in STAFF_DEPARTMENTS:
                 model.staff.append(user["id"])
-            elif user.get("department"):
+            elif dept:
                 model.artists.append(user["id"])
         for step in site.find("Step", [], ["code"]):
             model.steps.setdefault(step["code"], step["id"])
@@ -230,14 +198,18 @@ class Activity:
         # A site without people or steps gets them, quietly, so there is someone to do the work.
         if not model.artists or len(model.staff) < 2:
             for first, last, dept in ARTISTS + STAFF:
-                user = site.create("HumanUser", person(first, last, dept), events=False)
-                pool = model.staff if dept in ("Supervision", "Production") else model.artists
+                user = site.create("HumanUser", person(site, first, last, dept), events=False)
+                pool = model.staff if dept in STAFF_DEPARTMENTS else model.artists
                 pool.append(user["id"])
         for code, (short, etype, color) in STEPS.items():
             if code not in model.steps:
                 step = site.create(
                     "Step",
-                    {"code": code, "short_name": short, "entity_type": etype, "color": color},
+                    fit(
+                        site,
+                        "Step",
+                        {"code": code, "short_name": short, "entity_type": etype, "color": color},
+                    ),
                     events=False,
                 )
                 model.steps[code] = step["id"]
@@ -288,22 +260,14 @@ class Activity:
     def _new_project(self, model: _Model, name: str, sequences: int, assets: int) -> list[int]:
         coordinator = model.staff[-1]
         result: dict[str, Any] = {}
-        model.counter += 1
-        code = f"P{model.counter:03d}"
+        data = {
+            "name": name,
+            "tank_name": name.lower().replace(" ", "_"),
+            "sg_type": self.rng.choice(("Feature Film", "Short Film", "Commercial")),
+        }
 
         def work(tx: Transaction) -> None:
-            result.update(
-                tx.apply_create(
-                    "Project",
-                    {
-                        "name": name,
-                        "code": code,
-                        "tank_name": name.lower().replace(" ", "_"),
-                        "sg_type": self.rng.choice(("Feature", "Episodic", "Commercial")),
-                    },
-                    [],
-                )
-            )
+            result.update(tx.apply_create("Project", fit(self.site, "Project", data), []))
 
         ids = self._run(coordinator, work)
         project_id = int(result["id"])

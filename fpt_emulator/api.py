@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import schema_api
 from .errors import ERR_CRUD, ERR_READ, ApiError, AuthError
 from .faults import Decision, FaultKind
+from .schema import Schema
 from .store import MAX_PAGE, Site
 from .transaction import Transaction
 
@@ -83,6 +85,10 @@ class Api:
             "schema_read": self._schema_read,
             "schema_field_read": self._schema_field_read,
             "schema_entity_read": self._schema_entity_read,
+            "schema_field_create": self._schema_edit("schema_field_create", schema_api.create_field),
+            "schema_field_update": self._schema_edit("schema_field_update", schema_api.update_field),
+            "schema_field_delete": self._schema_edit("schema_field_delete", schema_api.delete_field),
+            "schema_field_revive": self._schema_edit("schema_field_revive", schema_api.revive_field),
         }
 
     # -- entry points ---------------------------------------------------------------------------
@@ -233,24 +239,62 @@ class Api:
             info = {"has_next_page": result.has_next_page}
         return {"entities": result.rows, "paging_info": info}
 
+    def _project(self, args: Mapping[str, Any], method: str) -> int | None:
+        """The id of the ``project`` a schema call is for (None: the site-wide schema)."""
+        project = args.get("project")
+        if project is None:
+            return None
+        if (
+            not isinstance(project, dict)
+            or project.get("type") != "Project"
+            or not isinstance(project.get("id"), int)
+            or isinstance(project.get("id"), bool)
+            or not self.site.view.exists("Project", project["id"])
+        ):
+            raise ApiError(f"API {method}() project must be an existing Project, got {project!r}", ERR_READ)
+        return int(project["id"])
+
+    def _schema_args(self, args: Any, method: str) -> dict[str, Any]:
+        return {} if args is None else self._args(args, method)
+
     def _schema_read(self, caller: Caller, args: Any, decision: Decision) -> Any:
-        return {
-            name: {f: fdef.to_wire(name) for f, fdef in edef.fields.items()}
-            for name, edef in self.site.schema.entities.items()
-        }
+        args = self._schema_args(args, "schema_read")
+        with self.site.lock:
+            return self.site.schema.to_wire(self._project(args, "schema_read"))
 
     def _schema_entity_read(self, caller: Caller, args: Any, decision: Decision) -> Any:
-        return {name: edef.to_wire() for name, edef in self.site.schema.entities.items()}
+        args = self._schema_args(args, "schema_entity_read")
+        with self.site.lock:
+            return self.site.schema.entities_to_wire(self._project(args, "schema_entity_read"))
 
     def _schema_field_read(self, caller: Caller, args: Any, decision: Decision) -> Any:
-        args = self._args(args, "schema_field_read")
-        entity_type = args.get("type")
-        edef = self.site.schema.entity(entity_type, "schema_field_read")
-        name = args.get("field_name")
-        if name:
-            fdef = self.site.schema.field(entity_type, name, "schema_field_read")
-            return {name: fdef.to_wire(entity_type)}
-        return {f: fdef.to_wire(entity_type) for f, fdef in edef.fields.items()}
+        method = "schema_field_read"
+        args = self._args(args, method)
+        schema = self.site.schema
+        with self.site.lock:
+            entity_type = args.get("type")
+            schema.entity(entity_type, method)
+            project_id = self._project(args, method)
+            name = args.get("field_name")
+            if name:
+                fdef = schema.field(entity_type, name, method)
+                return {name: fdef.to_wire(entity_type, schema.visible_in(entity_type, name, project_id))}
+            return schema.fields_to_wire(entity_type, project_id)
+
+    def _schema_edit(
+        self, method: str, edit: Callable[[Schema, dict[str, Any], int | None], Any]
+    ) -> Callable[[Caller, Any, Decision], Any]:
+        """A ``schema_field_*`` handler: the edit runs on the site's schema under its lock."""
+
+        def handler(caller: Caller, args: Any, decision: Decision) -> Any:
+            site = self.site
+            with site.lock:
+                args = self._args(args, method)
+                result = edit(site.schema, args, self._project(args, method))
+                site.schema_changed()
+                return result
+
+        return handler
 
     # -- writes ---------------------------------------------------------------------------------
 

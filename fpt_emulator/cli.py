@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
+from .site_schema import SchemaFileError
 
 
 def _script(value: str) -> tuple[str, str]:
@@ -39,7 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME:KEY",
         help="add a script user (repeatable)",
     )
-    parser.add_argument("--snapshot", metavar="FILE", help="load this JSON snapshot if present; save on exit")
+    parser.add_argument(
+        "--schema",
+        metavar="PATH",
+        help="the site's schema: a directory or file of `mockgun.generate_schema` pickles or "
+        "schema_read() JSON (default: the stock site's); see `shotgun-events schema-dump`",
+    )
+    parser.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="load this JSON snapshot (data and schema) if present; save on exit",
+    )
     parser.add_argument("--preload", type=int, default=0, metavar="N", help="write N historical events first")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     parser.add_argument("--first-event-id", type=int, default=1, help="id of the first event (default 1)")
@@ -51,14 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run until Ctrl-C (or SIGTERM); returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    emu = FptEmulator(
-        seed=args.seed,
-        scripts=dict(args.script),
-        host=args.host,
-        port=args.port,
-        snapshot=args.snapshot,
-        first_event_id=args.first_event_id,
-    )
+    try:
+        emu = FptEmulator(
+            seed=args.seed,
+            scripts=dict(args.script),
+            host=args.host,
+            port=args.port,
+            snapshot=args.snapshot,
+            schema=args.schema,
+            first_event_id=args.first_event_id,
+        )
+    except (SchemaFileError, ValueError, OSError) as exc:  # a bad --schema or --snapshot: say so, now
+        print(f"shotgun-events emulator: {exc}", file=sys.stderr)
+        return 2
     if args.preload:
         first, last = emu.preload_events(args.preload)
         print(f"preloaded events {first}..{last}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -12,14 +13,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .activity import STAFF, STEPS, Activity, person
+from . import studio
+from .activity import Activity
 from .api import Api
 from .faults import Faults
 from .preload import preload_events
 from .schema import Schema
 from .server import EmulatorHTTPServer
+from .site_schema import load_site_schema
 from .store import Site, Write
 from .transaction import Transaction
+from .webhooks import Webhook
 
 if TYPE_CHECKING:
     import shotgun_api3
@@ -52,12 +56,17 @@ class FptEmulator:
         populate: bool = True,
         first_event_id: int = 1,
         snapshot: str | Path | None = None,
-        schema: Schema | None = None,
+        schema: Schema | str | Path | None = None,
         lock_timeout: float = 10.0,
     ) -> None:
+        """``schema``: the site's schema (default: the stock site's), or the path of a site's
+        schema files (see :func:`fpt_emulator.site_schema.load_site_schema`). A snapshot holds its
+        own schema, which wins. A bad schema or snapshot path fails here, not when stopping."""
         self.seed = seed
         self.host = host
         self.port = port
+        if isinstance(schema, str | Path):
+            schema = load_site_schema(schema)
         self.site = Site(schema, first_event_id=first_event_id, lock_timeout=lock_timeout)
         self.faults = Faults(seed)
         self.scripts: dict[str, str] = {}
@@ -69,11 +78,14 @@ class FptEmulator:
         self.site.on_commit(self._collect_writes)
         self._stop = threading.Event()
         self._server: EmulatorHTTPServer | None = None
+        self.webhooks: list[Webhook] = []
         self._thread: threading.Thread | None = None
         self.snapshot_path = Path(snapshot) if snapshot else None
+        if self.snapshot_path:
+            _check_snapshot_path(self.snapshot_path)
         if self.snapshot_path and self.snapshot_path.exists():
             self.site.load(json.loads(self.snapshot_path.read_text(encoding="utf-8")))
-        self._bootstrap(populate and not (self.snapshot_path and self.snapshot_path.exists()))
+        self._bootstrap(populate and not (self.snapshot_path and self.snapshot_path.exists()), schema is None)
         self.add_script(DEFAULT_SCRIPT_NAME, DEFAULT_SCRIPT_KEY)
         for name, key in (scripts or {}).items():
             self.add_script(name, key)
@@ -88,50 +100,10 @@ class FptEmulator:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def _bootstrap(self, populate: bool) -> None:
-        """The admin every in-process write is credited to, and (optionally) a small studio."""
-        site = self.site
-        admin = site.find_one("HumanUser", [["login", "is", "admin"]])
-        if admin is None:
-            admin = site.create(
-                "HumanUser",
-                {
-                    "firstname": "Emulator",
-                    "lastname": "Admin",
-                    "login": "admin",
-                    "email": "admin@studio.example",
-                },
-                events=False,
-            )
-        site.default_user = {"type": "HumanUser", "id": admin["id"]}
-        if not populate:
-            return
-        from .activity import ARTISTS
-
-        for first, last, dept in ARTISTS + STAFF:
-            site.create("HumanUser", person(first, last, dept), events=False)
-        for order, (code, (short, etype, color)) in enumerate(STEPS.items()):
-            site.create(
-                "Step",
-                {
-                    "code": code,
-                    "short_name": short,
-                    "entity_type": etype,
-                    "color": color,
-                    "list_order": order,
-                },
-                events=False,
-            )
-        project = site.create(
-            "Project",
-            {"name": "Demo Project", "code": "demo", "tank_name": "demo", "sg_type": "Feature"},
-            events=False,
-        )
-        plink = {"type": "Project", "id": project["id"]}
-        for code in ("SQ010", "SQ020", "SQ030"):
-            site.create(
-                "Sequence", {"code": code, "project": plink, "description": f"Sequence {code}"}, events=False
-            )
+    def _bootstrap(self, populate: bool, stock: bool = False) -> None:
+        """The admin every in-process write is credited to, the site's statuses, and (optionally)
+        the demo studio (see :mod:`fpt_emulator.studio`)."""
+        studio.seed(self.site, populate, reuse=stock)
 
     def add_script(self, name: str, key: str) -> dict[str, Any]:
         """Register a script user (an ApiUser) with its key; returns the ApiUser link."""
@@ -186,6 +158,8 @@ class FptEmulator:
         this returns. Hanging calls are released, the activity thread stops after its current
         action, and delayed in-process commits (``commit_after``) are committed now.
         """
+        for webhook in self.webhooks:
+            webhook.stop()
         self.api.close()
         self._stop.set()
         self.activity.stop()
@@ -200,6 +174,13 @@ class FptEmulator:
         self.site.flush_timers()
         if self.snapshot_path:
             self.save_snapshot(self.snapshot_path)
+
+    def add_webhook(self, url: str, token: str | None = None, **options: Any) -> Webhook:
+        """Deliver committed events to ``url`` as an FPT webhook does (see :mod:`fpt_emulator.webhooks`
+        for the ``options``); stopped with the emulator. Call it once started: it sends the site URL."""
+        webhook = Webhook(self.site, url, token, site_url=self.url, **options).start()
+        self.webhooks.append(webhook)
+        return webhook
 
     def __enter__(self) -> FptEmulator:
         return self.start()
@@ -333,6 +314,11 @@ class FptEmulator:
             self._calls.clear()
             self._write_count = 0
 
+    @property
+    def schema(self) -> Schema:
+        """The site's schema (``schema_field_create`` and the like change it)."""
+        return self.site.schema
+
     def save_snapshot(self, path: str | Path) -> None:
         """Write all committed data to a JSON file (script keys are not included)."""
         data = self.site.dump()
@@ -344,3 +330,16 @@ class FptEmulator:
         self._bootstrap(populate=False)
         for name, key in list(self.scripts.items()):
             self.add_script(name, key)
+
+
+def _check_snapshot_path(path: Path) -> None:
+    """A snapshot that exists must be a file; one that does not must be creatable on stop."""
+    if path.exists():
+        if not path.is_file():
+            raise ValueError(f"snapshot {path} is not a file")
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"snapshot {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"snapshot {path}: the folder {folder} is not writable")

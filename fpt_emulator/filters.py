@@ -21,8 +21,9 @@ Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
 Getter = Callable[[Record], list[Any]]
 
-_TEXT = frozenset({"text", "uuid", "color"})
-_ORDERED = frozenset({"number", "float", "duration", "percent", "date", "date_time"})
+_TEXT = frozenset({"text", "uuid", "color", "footage"})
+_NUMBERS = frozenset({"number", "float", "duration", "percent", "timecode", "currency"})
+_ORDERED = _NUMBERS | {"date", "date_time"}
 
 _RELATIONS: dict[str, frozenset[str]] = {
     "text": frozenset(
@@ -34,6 +35,7 @@ _RELATIONS: dict[str, frozenset[str]] = {
     "dates": frozenset({"in_last", "not_in_last", "in_next", "not_in_next"}),
     "checkbox": frozenset({"is", "is_not"}),
     "list": frozenset({"is", "is_not", "in", "not_in"}),
+    "tag_list": frozenset({"is", "is_not", "name_contains", "name_not_contains"}),
     "link": frozenset(
         {
             "is",
@@ -89,10 +91,14 @@ def valid_relations(fdef: FieldDef) -> frozenset[str]:
         return _RELATIONS["ordered"]
     if dtype == "checkbox":
         return _RELATIONS["checkbox"]
-    if dtype in ("list", "status_list"):
+    if dtype in ("list", "status_list", "entity_type"):
         return _RELATIONS["list"]
     if dtype in ("entity", "multi_entity"):
         return _RELATIONS["link"]
+    if dtype == "tag_list":
+        return _RELATIONS["tag_list"]
+    if dtype == "image":  # only whether there is a thumbnail
+        return _RELATIONS["checkbox"]
     return frozenset()
 
 
@@ -153,8 +159,8 @@ class Compiler:
             raise self._error(f"{entity_type}.{path} doesn't exist.")
         fdef = self.schema.field(entity_type, parts[0], self.method)
         if len(parts) == 1:
-            name = fdef.name
-            return fdef, (lambda rec: [rec.get(name)]), True
+            name, empty = fdef.name, fdef.empty()  # records older than the field lack it
+            return fdef, (lambda rec: [rec.get(name, empty)]), True
         hops: list[tuple[str, str, bool]] = []
         current_type, single = entity_type, True
         for i in range(0, len(parts) - 1, 2):
@@ -168,7 +174,7 @@ class Compiler:
             current_type = target
         final = self.schema.field(current_type, parts[-1], self.method)
         resolver = self.resolver
-        last = final.name
+        last, empty = final.name, final.empty()
 
         def getter(rec: Record) -> list[Any]:
             records = [rec]
@@ -184,8 +190,8 @@ class Compiler:
                                 nxt.append(found)
                 records = nxt
             if not records:
-                return [final.empty()]
-            return [r.get(last) for r in records]
+                return [empty]
+            return [r.get(last, empty) for r in records]
 
         return final, getter, single
 
@@ -264,6 +270,13 @@ class Compiler:
         dtype = "number" if fdef.name == "id" else fdef.data_type
         if dtype in ("entity", "multi_entity"):
             return self._link_test(dtype == "multi_entity", relation, values, label, shown)
+        if dtype == "tag_list":
+            return self._tag_test(relation, values, label, shown)
+        if dtype == "image":
+            self._arity(label, shown, values, 1)
+            if values[0] is not None:
+                raise self._bad_value(label, shown, values)
+            return lambda v: v is None
         if relation in ("is", "in"):
             if relation == "is":
                 self._arity(label, shown, values, 1)
@@ -332,12 +345,12 @@ class Compiler:
             raise self._bad_value(label, relation, values)
         if dtype in _TEXT:
             ok = isinstance(value, str)
-        elif dtype in ("number", "duration", "percent") or dtype == "float":
+        elif dtype in _NUMBERS:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             ok = ok and not (isinstance(value, float) and not math.isfinite(value))
         elif dtype == "checkbox":
             ok = isinstance(value, bool)
-        elif dtype in ("list", "status_list"):
+        elif dtype in ("list", "status_list", "entity_type"):
             ok = isinstance(value, str)
         elif dtype == "date":
             ok = isinstance(value, str)
@@ -360,6 +373,19 @@ class Compiler:
         if not ok:
             raise self._bad_value(label, relation, values)
         return value
+
+    def _tag_test(self, relation: str, values: list[Any], label: str, shown: str) -> Callable[[Any], bool]:
+        """Tag lists hold tag names: ``is`` means "has this tag", ``name_contains`` a tag containing it."""
+        self._arity(label, shown, values, 1)
+        wanted = values[0]
+        if wanted is None and relation == "is":
+            return lambda v: not v
+        if not isinstance(wanted, str):
+            raise self._bad_value(label, shown, values)
+        needle = wanted.lower()
+        if relation == "is":
+            return lambda v: any(t.lower() == needle for t in v or ())
+        return lambda v: any(needle in t.lower() for t in v or ())
 
     def _link_test(
         self, multi: bool, relation: str, values: list[Any], label: str, shown: str
@@ -439,7 +465,7 @@ class Compiler:
                 fdef, getter, _ = self.path(entity_type, item["field_name"])
             except ApiError:
                 continue
-            if fdef.data_type in UNFILTERABLE_TYPES:
+            if fdef.data_type in UNFILTERABLE_TYPES or fdef.data_type == "image":
                 continue
             keys.append((item["field_name"], self._sort_key(fdef, getter), direction == "desc"))
         return keys
@@ -450,7 +476,7 @@ class Compiler:
 
         def key(rec: Record) -> tuple[bool, Any]:
             value = getter(rec)[0]
-            if dtype == "multi_entity":
+            if dtype in ("multi_entity", "tag_list"):
                 value = value[0] if value else None
             if value is None:
                 return (True, "")

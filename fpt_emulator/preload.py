@@ -17,10 +17,10 @@ from .store import Site
 from .transaction import Transaction
 from .values import format_datetime
 
-#: Upper bound of the events one studio action logs (the largest, a new shot with its four tasks,
-#: logs 51), and of one ``add_project`` (three sequences, three assets with their tasks: about
-#: 130). An action runs only while it surely fits, so the history never ends inside a change;
-#: the rest is topped up with one-event changes.
+#: Upper bound of the events one studio action logs (the largest, a new shot with its four tasks
+#: and their dependencies, logs 54), and of one ``add_project`` (three sequences, three assets with
+#: their tasks: about 130). An action runs only while it surely fits, so the history never ends
+#: inside a change; the rest is topped up with one-event changes.
 _ACTION_MAX = 80
 _PROJECT_MAX = 250
 

@@ -22,8 +22,8 @@ from shotgun_events.events import EVENT_FIELDS
 
 from .errors import ERR_READ, ApiError
 from .filters import Compiler, Record, translate_filters
-from .schema import EntityDef, FieldDef, Schema, default_schema
-from .values import Key, from_wire, link, to_wire
+from .schema import COMPUTED_TYPES, EntityDef, FieldDef, Schema, default_schema
+from .values import PASSWORD_MASK, Key, from_wire, link, to_wire
 
 if TYPE_CHECKING:
     from .transaction import Transaction
@@ -135,9 +135,11 @@ def display_name(edef: EntityDef, record: Record | None) -> str | None:
     """The ``name`` a link to ``record`` carries."""
     if record is None:
         return None
-    if edef.name_field is None:  # ApiUser: "<script name> <version>"
+    if edef.name == "ApiUser":  # "<script name> <version>"
         parts = [record.get("firstname"), record.get("lastname")]
         return " ".join(p for p in parts if p) or None
+    if edef.name_field is None:
+        return None
     value = record.get(edef.name_field)
     return value if isinstance(value, str) else None
 
@@ -179,20 +181,32 @@ class View:
         edef = self.site.schema.entities[value["type"]]
         return {"type": value["type"], "id": value["id"], "name": display_name(edef, rec)}
 
-    def present_value(self, fdef: FieldDef, value: Any) -> Any:
+    def present_links(self, values: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        out = []
+        for item in values or ():
+            shown = self.present_link(item)
+            if shown is not None:
+                out.append(shown)
+        return out
+
+    def value_presenter(self, fdef: FieldDef) -> Callable[[Any], Any] | None:
+        """How a stored value of ``fdef`` reads (None: as stored, the field's empty value if unset)."""
         dtype = fdef.data_type
         if dtype == "entity":
-            return self.present_link(value)
+            return self.present_link
         if dtype == "multi_entity":
-            out = []
-            for item in value or ():
-                shown = self.present_link(item)
-                if shown is not None:
-                    out.append(shown)
-            return out
-        if dtype == "image":
-            return None
-        return value
+            return self.present_links
+        if dtype == "password":  # never returned
+            return lambda value: PASSWORD_MASK if value else None
+        if dtype in COMPUTED_TYPES:
+            return lambda value: None
+        return None
+
+    def present_value(self, fdef: FieldDef, value: Any) -> Any:
+        show = self.value_presenter(fdef)
+        if show is not None:
+            return show(value)
+        return fdef.empty() if value is None else value
 
     def meta_link(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
         """A link as FPT writes it inside event meta (a snapshot, with validity and status)."""
@@ -216,6 +230,8 @@ class View:
     def meta_value(self, fdef: FieldDef, value: Any) -> Any:
         if fdef.data_type == "entity":
             return self.meta_link(value)
+        if fdef.data_type == "password":  # never logged
+            return PASSWORD_MASK if value else None
         return value
 
     def presenter(self, entity_type: str, fields: Sequence[str]) -> Callable[[Record], dict[str, Any]]:
@@ -225,7 +241,8 @@ class View:
         resolved through single-entity links and read as null otherwise.
         """
         edef = self.site.schema.entity(entity_type)
-        plain: list[tuple[str, FieldDef]] = []
+        stored: list[tuple[str, Any]] = []  # read as stored: (name, the value of an unset field)
+        shown: list[tuple[str, Callable[[Any], Any]]] = []
         deep: list[tuple[str, FieldDef, Callable[[Record], list[Any]]]] = []
         compiler = Compiler(self.site.schema, self)
         seen: set[str] = {"type", "id"}
@@ -243,13 +260,21 @@ class View:
                 else:
                     deep.append((name, fdef, lambda rec: [None]))
             elif name in edef.fields:
-                plain.append((name, edef.fields[name]))
+                fdef = edef.fields[name]
+                show = self.value_presenter(fdef)
+                if show is None:
+                    stored.append((name, fdef.empty()))
+                else:
+                    shown.append((name, show))
         present_value = self.present_value
 
         def render(rec: Record) -> dict[str, Any]:
             out: dict[str, Any] = {"type": entity_type, "id": rec["id"]}
-            for name, fdef in plain:
-                out[name] = present_value(fdef, rec.get(name))
+            for name, empty in stored:
+                value = rec.get(name)
+                out[name] = empty if value is None else value
+            for name, show in shown:
+                out[name] = show(rec.get(name))
             for name, fdef, getter in deep:
                 out[name] = present_value(fdef, getter(rec)[0])
             return out
@@ -678,6 +703,14 @@ class Site:
         with self.lock:
             return sorted(eid for tx in self._open for eid in tx.event_ids)
 
+    def schema_changed(self) -> None:
+        """After a schema edit: every entity type has a table, and no cached read survives."""
+        with self.lock:
+            for name in self.schema.entities:
+                self.tables.setdefault(name, Table(name))
+            self.version += 1
+            self._cache.clear()
+
     def entity_count(self, entity_type: str) -> int:
         with self.lock:
             table = self.tables[entity_type]
@@ -690,6 +723,7 @@ class Site:
         with self.lock:
             return {
                 "format": "shotgun-events-emulator/1",
+                "schema": self.schema.dump(),
                 "next_event_id": self.next_event_id,
                 "tables": {
                     name: {
@@ -702,10 +736,14 @@ class Site:
             }
 
     def load(self, data: Mapping[str, Any]) -> None:
-        """Replace all data with a :meth:`dump`."""
+        """Replace all data (and the schema, if the snapshot has one) with a :meth:`dump`."""
         if data.get("format") != "shotgun-events-emulator/1":
             raise ValueError("not an emulator snapshot")
+        schema = Schema.load(data["schema"]) if data.get("schema") else None
         with self.lock:
+            if schema is not None:
+                self.schema = schema
+                self.tables = {name: self.tables.get(name) or Table(name) for name in schema.entities}
             for name, table_data in data["tables"].items():
                 if name not in self.tables:
                     continue

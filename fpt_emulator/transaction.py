@@ -18,12 +18,17 @@ from typing import TYPE_CHECKING, Any
 from . import events
 from .errors import ERR_CRUD, ERR_READ, ApiError
 from .filters import Record
-from .schema import SYSTEM_FIELDS, FieldDef
+from .schema import COMPUTED_TYPES, SYSTEM_FIELDS, Connection, FieldDef
 from .store import View, Write
 from .values import Key, ValueContext, from_wire, link, link_key, normalize, to_wire, utc_now
 
 if TYPE_CHECKING:
     from .store import Site
+
+#: Fields FPT sets when an entity is created whatever the schema's default says.
+SERVER_DEFAULTS: dict[tuple[str, str], Any] = {("Task", "color"): "pipeline_step"}
+#: Read-only fields an API create may still set (FPT needs them to make the entity at all).
+SET_AT_CREATE = frozenset({("Status", "code"), ("Attachment", "this_file")})
 
 
 class RowLocks:
@@ -116,6 +121,8 @@ class Transaction:
         self._overlay: dict[Key, Record] = {}
         self._created: set[Key] = set()
         self._retired: dict[Key, bool] = {}
+        #: Connection rows this transaction created: (connection type, owner, target) -> row id.
+        self._connection_rows: dict[tuple[str, Key, Key], int] = {}
         self._events: list[Record] = []
         self._locks: list[Key] = []
         self._state_lock = threading.Lock()
@@ -337,6 +344,7 @@ class Transaction:
         meta: dict[str, Any],
         description: str,
         when: str,
+        project: dict[str, Any] | None = None,
     ) -> int:
         """Allocate an id for one event about ``rec`` (whose row lock we hold) and stage it."""
         if self.quiet:
@@ -349,7 +357,7 @@ class Transaction:
             meta=meta,
             entity=link(entity_type, rec["id"]),
             user=dict(self.user) if self.user else None,
-            project=self._project_of(entity_type, rec),
+            project=project or self._project_of(entity_type, rec),
             session_uuid=self.session_uuid,
             created_at=when,
             description=description,
@@ -358,9 +366,24 @@ class Transaction:
         return eid
 
     def _context(self, entity_type: str, method: str) -> ValueContext:
-        return ValueContext(entity_type, method, self.view.exists)
+        return ValueContext(entity_type, method, self.view.exists, self.site.schema.entities)
 
-    def _normalize_fields(self, entity_type: str, data: Any, method: str) -> dict[str, tuple[FieldDef, Any]]:
+    def _may_set(self, entity_type: str, fdef: FieldDef, creating: bool) -> bool:
+        """FPT's rule for read-only fields; state arranged in-process without events (the site as
+        it already was) may also set them, except what the server keeps itself."""
+        if fdef.name in SYSTEM_FIELDS or fdef.data_type in COMPUTED_TYPES:
+            return False
+        if fdef.editable or self.quiet:
+            return True
+        return creating and (
+            entity_type == "EventLogEntry"
+            or (entity_type, fdef.name) in SET_AT_CREATE
+            or (fdef.is_link and self.site.schema.is_connection(entity_type))
+        )
+
+    def _normalize_fields(
+        self, entity_type: str, data: Any, method: str, creating: bool = False
+    ) -> dict[str, tuple[FieldDef, Any]]:
         edef = self.site.schema.entity(entity_type, method)
         if not isinstance(data, dict):
             raise ApiError(f"API {method}() fields must be a Hash of field names to values", ERR_READ)
@@ -370,7 +393,7 @@ class Transaction:
             fdef = edef.fields.get(name)
             if fdef is None:
                 raise ApiError(f"API {method}() {entity_type}.{name} doesn't exist.", ERR_CRUD)
-            if not fdef.editable:
+            if not self._may_set(entity_type, fdef, creating):
                 raise ApiError(f"API {method}() {entity_type}.{name} is read only.", ERR_CRUD)
             out[name] = (fdef, normalize(fdef, value, ctx))
         return out
@@ -391,7 +414,9 @@ class Transaction:
             edef = self.site.schema.entity(entity_type, method)
             if entity_type == "EventLogEntry":
                 return self._create_event_entry(data, return_fields, method)
-            given = self._normalize_fields(entity_type, data, method)
+            if self.site.schema.is_connection(entity_type):
+                return self._create_connection(entity_type, data, return_fields, method)
+            given = self._normalize_fields(entity_type, data, method, creating=True)
             new_id = self.site.alloc_id(entity_type)
             key = (entity_type, new_id)
             self.lock(key)
@@ -399,10 +424,13 @@ class Transaction:
             rec: Record = {name: fdef.empty() for name, fdef in edef.fields.items()}
             logged: list[str] = []
             for name, fdef in edef.fields.items():
-                if fdef.default is not None and name not in given:
-                    rec[name] = fdef.default
-                    if fdef.data_type != "checkbox":
-                        logged.append(name)
+                default = SERVER_DEFAULTS.get((entity_type, name), fdef.default)
+                if default is None or name in given:
+                    continue
+                rec[name] = bool(default) if fdef.data_type == "checkbox" else default
+                # Server defaults of editable fields are logged as set (not checkboxes' False).
+                if fdef.editable and fdef.data_type != "checkbox" and default != "":
+                    logged.append(name)
             for name, (_fdef, value) in given.items():
                 rec[name] = value
                 logged.append(name)
@@ -439,15 +467,25 @@ class Transaction:
                 value = rec[fname]
                 if value is None or value == []:
                     continue
-                if fdef.is_multi:
+                eid = 0
+                if self.quiet:  # nothing is logged: skip building the rows
+                    pass
+                elif fdef.is_multi:
                     added = self.view.meta_links(value)
                     meta = events.change_meta(entity_type, new_id, fdef, added=added, in_create=True)
                     desc = events.describe_multi(user_name, fdef, added, [], entity_type, display)
+                    eid = self._emit(
+                        entity_type, rec, f"Shotgun_{entity_type}_Change", fname, meta, desc, when
+                    )
                 else:
                     shown = self.view.meta_value(fdef, value)
                     meta = events.change_meta(entity_type, new_id, fdef, old=None, new=shown, in_create=True)
                     desc = events.describe_change(user_name, fdef, None, shown, entity_type, display)
-                eid = self._emit(entity_type, rec, f"Shotgun_{entity_type}_Change", fname, meta, desc, when)
+                    eid = self._emit(
+                        entity_type, rec, f"Shotgun_{entity_type}_Change", fname, meta, desc, when
+                    )
+                if fdef.is_multi:
+                    self._connect(entity_type, rec, fdef, value, [], when)
                 if fdef.reverse:
                     added_links = value if fdef.is_multi else [value]
                     self._reverse(entity_type, new_id, fdef, added_links, [], eid, True, when)
@@ -456,7 +494,7 @@ class Transaction:
 
     def _create_event_entry(self, data: Any, return_fields: Sequence[str], method: str) -> dict[str, Any]:
         """Custom events (``Toolkit_*`` etc.) written through the API; they log nothing else."""
-        given = self._normalize_fields("EventLogEntry", data, method)
+        given = self._normalize_fields("EventLogEntry", data, method, creating=True)
         if not given.get("event_type", (None, None))[1]:
             raise ApiError(
                 f"API {method}() CRUD ERROR #6: Create failed for [EventLogEntry.event_type]: "
@@ -507,7 +545,9 @@ class Transaction:
             trec, tretired = self.view.record(*tkey)
             if trec is None or tretired:
                 continue
-            tdef = self.site.schema.entities[target["type"]].fields[target_field_name]
+            tdef = self.site.schema.entities[target["type"]].fields.get(target_field_name)
+            if tdef is None:  # the other side was deleted from the schema
+                continue
             trec = self._writable(tkey)
             current = trec.get(target_field_name)
             displaced: dict[str, Any] | None = None
@@ -566,6 +606,117 @@ class Transaction:
                 # The target moved away from its previous link: drop it from that side too.
                 self._reverse(target["type"], target["id"], tdef, [], [displaced], eid, False, when)
 
+    def _connect(
+        self,
+        source_type: str,
+        source: Record,
+        fdef: FieldDef,
+        added: Sequence[dict[str, Any]],
+        removed: Sequence[dict[str, Any]],
+        when: str,
+    ) -> None:
+        """The connection rows of a multi-entity change: one created per link added, the row of
+        each link removed retired, both logged (``Shotgun_AssetShotConnection_New`` ...)."""
+        conn = self.site.schema.links.get((source_type, fdef.name))
+        if conn is None:
+            return
+        owner = link(source_type, source["id"])
+        project = self._project_of(source_type, source)
+        user_name = self._user_name()
+        for target in added:
+            row = self._connection_row(conn, owner, link(target["type"], target["id"]), when)
+            self._emit(
+                conn.entity_type,
+                row,
+                f"Shotgun_{conn.entity_type}_New",
+                None,
+                events.new_entity_meta(conn.entity_type, row["id"]),
+                events.describe_new(user_name, conn.entity_type, None),
+                when,
+                project,
+            )
+        for target in removed:
+            row_id = self._find_connection(conn, owner, target)
+            if row_id is None:
+                continue
+            key = (conn.entity_type, row_id)
+            self.lock(key)
+            row = self._writable(key)
+            self._set_retired(key, True)
+            self._emit(
+                conn.entity_type,
+                row,
+                f"Shotgun_{conn.entity_type}_Retirement",
+                None,
+                events.retirement_meta(conn.entity_type, row_id, None, events.retirement_stamp(when)),
+                events.describe_retire(user_name, conn.entity_type, None),
+                when,
+                project,
+            )
+
+    def _connection_row(
+        self, conn: Connection, owner: dict[str, Any], target: dict[str, Any], when: str
+    ) -> Record:
+        cdef = self.site.schema.entities[conn.entity_type]
+        row_id = self.site.alloc_id(conn.entity_type)
+        key = (conn.entity_type, row_id)
+        self.lock(key)
+        row: Record = {name: f.empty() for name, f in cdef.fields.items()}
+        row.update({"id": row_id, conn.own: owner, conn.other: target})
+        for column, end in ((conn.own, owner), (conn.other, target)):
+            if f"{column}_id" in cdef.fields:  # TaskDependency.task_id and the like
+                row[f"{column}_id"] = end["id"]
+        for name, value in (("created_at", when), ("updated_at", when)):
+            if name in cdef.fields:
+                row[name] = value
+        for name in ("created_by", "updated_by"):
+            if name in cdef.fields:
+                row[name] = dict(self.user) if self.user else None
+        self._insert(key, row)
+        self._connection_rows[(conn.entity_type, link_key(owner), link_key(target))] = row_id
+        return row
+
+    def _find_connection(self, conn: Connection, owner: dict[str, Any], target: dict[str, Any]) -> int | None:
+        """The active row standing for the link ``owner`` -> ``target``, if any."""
+        wanted = (conn.entity_type, link_key(owner), link_key(target))
+        if wanted in self._connection_rows:
+            return self._connection_rows[wanted]
+        table = self.site.tables[conn.entity_type]
+        for row_id in reversed(table.ids):
+            row, retired = self.view.record(conn.entity_type, row_id)
+            if row is None or retired:
+                continue
+            own, other = row.get(conn.own), row.get(conn.other)
+            if own and other and link_key(own) == wanted[1] and link_key(other) == wanted[2]:
+                return row_id
+        return None
+
+    def _create_connection(
+        self, entity_type: str, data: Any, return_fields: Sequence[str], method: str
+    ) -> dict[str, Any]:
+        """A connection entity created directly stands for a link: add it to the owning field."""
+        owner_type, owner_field = self.site.schema.connection_types[entity_type]
+        conn = self.site.schema.links[(owner_type, owner_field)]
+        given = self._normalize_fields(entity_type, data, method, creating=True)
+        owner, target = given.get(conn.own, (None, None))[1], given.get(conn.other, (None, None))[1]
+        if not owner or not target:
+            raise ApiError(
+                f"API {method}() CRUD ERROR #6: Create failed for [{entity_type}]: "
+                f"'{conn.own}' and '{conn.other}' are required",
+                ERR_CRUD,
+            )
+        self.apply_update(
+            owner["type"], owner["id"], {owner_field: [target]}, {owner_field: "add"}, method, False
+        )
+        row_id = self._find_connection(conn, owner, target)
+        if row_id is None:  # pragma: no cover - the update above made or found the link
+            raise ApiError(f"API {method}() CRUD ERROR #6: Create failed for [{entity_type}]", ERR_CRUD)
+        row = self._writable((entity_type, row_id))
+        for name, (_fdef, value) in given.items():
+            row[name] = value
+        self._note(method, entity_type, row_id, {name: value for name, (_f, value) in given.items()})
+        return self._answer(entity_type, row, list(given) + list(return_fields))
+
     # -- update ---------------------------------------------------------------------------------
 
     def apply_update(
@@ -575,6 +726,7 @@ class Transaction:
         data: Any,
         modes: Mapping[str, str] | None = None,
         method: str = "update",
+        note: bool = True,
     ) -> dict[str, Any]:
         """Update an entity from wire data; only fields whose value changes are logged."""
         with self._op(method):
@@ -627,6 +779,7 @@ class Transaction:
                     eid = self._emit(
                         entity_type, rec, f"Shotgun_{entity_type}_Change", fname, meta, desc, when
                     )
+                    self._connect(entity_type, rec, fdef, added, removed, when)
                     if fdef.reverse:
                         self._reverse(entity_type, entity_id, fdef, added, removed, eid, False, when)
                 else:
@@ -658,7 +811,8 @@ class Transaction:
                     rec["updated_at"] = when
                 if "updated_by" in rec:
                     rec["updated_by"] = dict(self.user) if self.user else None
-            self._note(method, entity_type, entity_id, {name: value for name, (_f, value) in given.items()})
+            if note:
+                self._note(method, entity_type, entity_id, {n: value for n, (_f, value) in given.items()})
             return self._answer(entity_type, rec, list(given))
 
     # -- retire / revive ------------------------------------------------------------------------
@@ -680,6 +834,21 @@ class Transaction:
             self._note(method, entity_type, entity_id, {})
             if retired:
                 return False
+            if self.site.schema.is_connection(entity_type):
+                # Removing a connection row removes the link it stands for, on both sides.
+                owner_type, owner_field = self.site.schema.connection_types[entity_type]
+                conn = self.site.schema.links[(owner_type, owner_field)]
+                owner, target = rec.get(conn.own), rec.get(conn.other)
+                if owner and target and self.view.exists(owner["type"], owner["id"]):
+                    self.apply_update(
+                        owner["type"],
+                        owner["id"],
+                        {owner_field: [target]},
+                        {owner_field: "remove"},
+                        method,
+                        False,
+                    )
+                    return True
             when = self.clock()
             stamp = events.retirement_stamp(when)
             name = self.view.link_name(entity_type, entity_id)
@@ -714,7 +883,12 @@ class Transaction:
             self.lock(key)
             rec, retired = self.view.record(entity_type, entity_id)
             self._note(method, entity_type, entity_id, {})
-            if rec is None or not retired or entity_type == "EventLogEntry":
+            if (
+                rec is None
+                or not retired
+                or entity_type == "EventLogEntry"
+                or self.site.schema.is_connection(entity_type)  # a link removed stays removed
+            ):
                 return False
             self._set_retired(key, False)
             when = self.clock()

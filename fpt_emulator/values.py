@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from .errors import ERR_CRUD, ApiError
@@ -19,7 +19,14 @@ from .schema import FieldDef
 WIRE_DATETIME = "%Y-%m-%dT%H:%M:%SZ"
 _WIRE_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COLOR_RE = re.compile(r"^(\d{1,3}),(\d{1,3}),(\d{1,3})$")
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_FOOTAGE_RE = re.compile(r"^\d+-\d+$")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+#: FPT's range for currency values.
+CURRENCY_MAX = 9999999999999.99
+#: What a read returns for a password field that is set (FPT never returns the password).
+PASSWORD_MASK = "*******"
 
 Key = tuple[str, int]
 
@@ -104,10 +111,13 @@ class ValueContext:
         entity_type: str,
         method: str,
         exists: Callable[[str, int], bool],
+        entity_types: Container[str] | None = None,
     ) -> None:
         self.entity_type = entity_type
         self.method = method
         self.exists = exists
+        #: The site's entity types, for ``entity_type`` fields (None: not checked).
+        self.entity_types = entity_types
 
     def error(self, fdef: FieldDef, detail: str) -> ApiError:
         verb = {"create": "Create", "update": "Update"}.get(self.method, self.method.title())
@@ -157,82 +167,208 @@ class _Bad:
 
 def normalize(fdef: FieldDef, value: Any, ctx: ValueContext) -> Any:
     """Validate wire ``value`` for ``fdef`` and return its stored form, or raise FPT's error."""
-    dtype = fdef.data_type
     if value is None:
         return fdef.empty()
-    bad = _Bad(fdef, value, ctx)
-    if dtype in ("text", "uuid", "color"):
-        if not isinstance(value, str):
-            raise bad.error()
-        return value
-    if dtype in ("number", "duration", "percent"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad.error()
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise ctx.error(
-                fdef, f'PG::NumericValueOutOfRange: ERROR:  value "{value}" is out of range for type integer'
-            )
-        return value
-    if dtype == "float":
+    check = _CHECKS.get(fdef.data_type)
+    if check is None:
+        raise ctx.error(fdef, f"Fields of type '{fdef.data_type}' cannot be set through the API")
+    return check(fdef, value, ctx)
+
+
+def _string(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+    if not isinstance(value, str):
+        raise _Bad(fdef, value, ctx).error()
+    return value
+
+
+def _matching(pattern: re.Pattern[str], shape: str) -> Callable[[FieldDef, Any, ValueContext], str]:
+    def check(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+        text = _string(fdef, value, ctx)
+        if not pattern.match(text):
+            raise ctx.error(fdef, f"Invalid value {value!r} for a '{fdef.data_type}' field: expected {shape}")
+        return text
+
+    return check
+
+
+def _color(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+    text = _string(fdef, value, ctx)
+    match = _COLOR_RE.match(text)
+    if text != "pipeline_step" and not (match and all(int(c) <= 255 for c in match.groups())):
+        raise ctx.error(
+            fdef, f"Invalid value {value!r} for a 'color' field: expected 'R,G,B' (0-255) or 'pipeline_step'"
+        )
+    return text
+
+
+def _integer(fdef: FieldDef, value: Any, ctx: ValueContext) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(fdef, value, ctx).error()
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise ctx.error(
+            fdef, f'PG::NumericValueOutOfRange: ERROR:  value "{value}" is out of range for type integer'
+        )
+    return value
+
+
+def _real(limit: float) -> Callable[[FieldDef, Any, ValueContext], float]:
+    def check(fdef: FieldDef, value: Any, ctx: ValueContext) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad.error()
+            raise _Bad(fdef, value, ctx).error()
         try:
             number = float(value)
         except OverflowError:
             number = math.inf
-        if not math.isfinite(number):
-            raise ctx.error(fdef, f"Invalid value {value!r} for a 'float' field: out of range")
+        if not math.isfinite(number) or abs(number) > limit:
+            raise ctx.error(fdef, f"Invalid value {value!r} for a '{fdef.data_type}' field: out of range")
         return number
-    if dtype == "checkbox":
-        if not isinstance(value, bool):
-            raise bad.error()
-        return value
-    if dtype == "date":
-        if not isinstance(value, str) or not _DATE_RE.match(value):
-            raise bad.error()
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            raise bad.error() from None
-        return value
-    if dtype == "date_time":
-        if not isinstance(value, str):
-            raise bad.error()
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise bad.error() from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return format_datetime(parsed)
-    if dtype in ("status_list", "list"):
-        if not isinstance(value, str):
-            raise bad.error()
-        if fdef.valid_values and value not in fdef.valid_values:
-            raise ctx.error(
-                fdef, f"Value '{value}' is not in the list of valid values: {', '.join(fdef.valid_values)}"
-            )
-        return value
-    if dtype == "entity":
-        return _check_link(fdef, value, ctx)
-    if dtype == "multi_entity":
-        if not isinstance(value, list):
-            raise bad.error()
-        out: list[dict[str, Any]] = []
-        seen: set[Key] = set()
-        for item in value:
-            checked = _check_link(fdef, item, ctx)
-            key = link_key(checked)
-            if key not in seen:
-                seen.add(key)
-                out.append(checked)
-        return out
-    if dtype == "url":
-        if not isinstance(value, dict):
-            raise bad.error()
-        _check_finite(fdef, value, ctx)
-        return value
-    if dtype == "serializable":
-        _check_finite(fdef, value, ctx)
-        return value
-    raise ctx.error(fdef, f"Fields of type '{dtype}' cannot be set through the API")
+
+    return check
+
+
+def _checkbox(fdef: FieldDef, value: Any, ctx: ValueContext) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(fdef, value, ctx).error()
+    return value
+
+
+def _date(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+    if not isinstance(value, str) or not _DATE_RE.match(value):
+        raise _Bad(fdef, value, ctx).error()
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise _Bad(fdef, value, ctx).error() from None
+    return value
+
+
+def _date_time(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+    if not isinstance(value, str):
+        raise _Bad(fdef, value, ctx).error()
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _Bad(fdef, value, ctx).error() from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return format_datetime(parsed)
+
+
+def _listed(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+    text = _string(fdef, value, ctx)
+    if text not in fdef.valid_values:
+        raise ctx.error(
+            fdef, f"Value '{value}' is not in the list of valid values: {', '.join(fdef.valid_values)}"
+        )
+    return text
+
+
+def _entity_type(fdef: FieldDef, value: Any, ctx: ValueContext) -> str:
+    text = _string(fdef, value, ctx)
+    if ctx.entity_types is not None and text not in ctx.entity_types:
+        raise ctx.error(fdef, f"Invalid value {value!r} for an 'entity_type' field: no such entity type")
+    return text
+
+
+def _multi_entity(fdef: FieldDef, value: Any, ctx: ValueContext) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _Bad(fdef, value, ctx).error()
+    out: list[dict[str, Any]] = []
+    seen: set[Key] = set()
+    for item in value:
+        checked = _check_link(fdef, item, ctx)
+        key = link_key(checked)
+        if key not in seen:
+            seen.add(key)
+            out.append(checked)
+    return out
+
+
+def _tag_list(fdef: FieldDef, value: Any, ctx: ValueContext) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise ctx.error(fdef, f"Invalid value {value!r} for a 'tag_list' field: expected a list of tag names")
+    return list(dict.fromkeys(t.strip() for t in value))
+
+
+_URL_KEYS = frozenset(
+    {
+        "url",
+        "name",
+        "content_type",
+        "link_type",
+        "local_path",
+        "local_path_linux",
+        "local_path_mac",
+        "local_path_windows",
+        "local_storage",
+        "relative_path",
+        "type",
+        "id",
+    }
+)
+_WINDOWS_PATH_RE = re.compile(r"^([A-Za-z]:[\\/]|\\\\)")
+
+
+def _url(fdef: FieldDef, value: Any, ctx: ValueContext) -> dict[str, Any]:
+    """A file/link field: a web link ``{"url", "name"?}`` or a local file ``{"local_path", "name"?}``."""
+    shape = "{'url': ..., 'name': ...} (a web link) or {'local_path': ..., 'name': ...} (a local file)"
+    if not isinstance(value, dict):
+        raise ctx.error(fdef, f"Invalid value {value!r} for a 'url' field: expected {shape}")
+    unknown = sorted(set(value) - _URL_KEYS)
+    link_type = value.get("link_type")
+    name, content_type = value.get("name"), value.get("content_type")
+    if unknown or not isinstance(name, str | None) or not isinstance(content_type, str | None):
+        raise ctx.error(fdef, f"Invalid value {value!r} for a 'url' field: expected {shape}")
+    if link_type == "upload":
+        raise ctx.error(fdef, "Uploads are made with Shotgun.upload(), which the emulator does not take")
+    url, path = value.get("url"), value.get("local_path")
+    if link_type in (None, "web", "url") and isinstance(url, str) and url and path is None:
+        return {"content_type": content_type, "link_type": "web", "name": name or url, "url": url}
+    if link_type in (None, "local") and isinstance(path, str) and path:
+        windows = bool(_WINDOWS_PATH_RE.match(path))
+        posix = path.replace("\\", "/") if windows else path
+        return {
+            "content_type": content_type,
+            "link_type": "local",
+            "local_path": path,
+            "local_path_linux": None if windows else path,
+            "local_path_mac": None if windows else path,
+            "local_path_windows": path if windows else None,
+            "local_storage": None,
+            "name": name or posix.rstrip("/").rsplit("/", 1)[-1],
+            "relative_path": None,
+            "url": "file://" + (posix if posix.startswith("/") else "/" + posix),
+        }
+    raise ctx.error(fdef, f"Invalid value {value!r} for a 'url' field: expected {shape}")
+
+
+def _serializable(fdef: FieldDef, value: Any, ctx: ValueContext) -> Any:
+    _check_finite(fdef, value, ctx)
+    return value
+
+
+_CHECKS: dict[str, Callable[[FieldDef, Any, ValueContext], Any]] = {
+    "text": _string,
+    "password": _string,
+    "image": _string,
+    "uuid": _matching(_UUID_RE, "a UUID like '8c6d0b1e-57a7-4b39-9c3a-2d1c9e1b7f00'"),
+    "footage": _matching(_FOOTAGE_RE, "feet-frames like '12-08'"),
+    "color": _color,
+    "number": _integer,
+    "duration": _integer,
+    "percent": _integer,
+    "timecode": _integer,
+    "float": _real(math.inf),
+    "currency": _real(CURRENCY_MAX),
+    "checkbox": _checkbox,
+    "date": _date,
+    "date_time": _date_time,
+    "list": _listed,
+    "status_list": _listed,
+    "entity_type": _entity_type,
+    "entity": _check_link,
+    "multi_entity": _multi_entity,
+    "tag_list": _tag_list,
+    "url": _url,
+    "serializable": _serializable,
+}

@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """When a Shot is created, create its directory tree.
 
 The tree is `<root>/<project>/<sequence>/<shot>/<subdirectory>` for each of `SUBDIRECTORIES`,

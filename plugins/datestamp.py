@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """When a Task or Version reaches a status, stamp a date field with that day.
 
 Each rule: on `entity_type`, when `sg_status_list` changes to `status`, set `date_field` to the

@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """When a field changes to a value, set another field of the same entity.
 
 Each rule: on `entity_type`, when `field` changes to `value`, set `set_field` to `set_value`

@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """When an entity is created, give the fields it was created without their studio defaults.
 
 `DEFAULTS` maps an entity type to `{field: value}`; a field already set at creation is kept.

@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """When a Shot's Layout task goes final, make the Shot's Animation task ready to start.
 
 Trigger: a Task's `sg_status_list` changes to `fin` (not while the Task is being created), the

@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """Log every event: the install check the daemon always shipped.
 
 Deploy it, change anything on the site, and its log shows the event as the plugins receive it.

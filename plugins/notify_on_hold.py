@@ -1,3 +1,4 @@
+# shotgun-events: checked
 """When a Shot goes on hold, tell the artists assigned to its tasks with a Note.
 
 Trigger: a Shot's `sg_status_list` changes to `hld` (not while the Shot is being created).

@@ -75,6 +75,7 @@ class PollerConfig:
     max_backlog: int = 10_000
     fpt_timeout: float = 30.0
     safety_margin: float = 10.0
+    doorbell_queue_url: str | None = None  # rung by the webhook: wait on it instead of sleeping
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PollerConfig:
@@ -93,6 +94,7 @@ class PollerConfig:
             max_backlog=_number(env, "MAX_BACKLOG", 10_000, int, 0, MAX_BACKLOG_LIMIT),
             fpt_timeout=_number(env, "SHOTGUN_TIMEOUT_SECONDS", 30.0, float, 1),
             safety_margin=_number(env, "SAFETY_MARGIN_SECONDS", 10.0, float, 0),
+            doorbell_queue_url=env.get("DOORBELL_QUEUE_URL", "").strip() or None,
         )
 
 
@@ -120,6 +122,22 @@ class DispatchConfig:
             plugin_secret_id=env.get("PLUGIN_SECRET_ID", "").strip() or None,
             use_session_uuid=_flag(env, "USE_SESSION_UUID"),
             fpt_timeout=_number(env, "SHOTGUN_TIMEOUT_SECONDS", 30.0, float, 1),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The doorbell's ingress: where its token is kept and which queue it rings."""
+
+    secret_id: str
+    doorbell_queue_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookConfig:
+        env = os.environ if env is None else env
+        return cls(
+            secret_id=_required(env, "WEBHOOK_SECRET_ID"),
+            doorbell_queue_url=_required(env, "DOORBELL_QUEUE_URL"),
         )
 
 

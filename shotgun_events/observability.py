@@ -31,14 +31,15 @@ REDUNDANT_CONTEXT_KEYS = ("function_name", "function_arn", "function_memory_size
 
 def log_invocation(handler: Handler) -> Handler:
     """The Lambda handler under `logger.inject_lambda_context(clear_state=True)`, without the keys
-    every line would repeat for nothing (`REDUNDANT_CONTEXT_KEYS`)."""
+    every line would repeat for nothing (`REDUNDANT_CONTEXT_KEYS`). The event is never logged, even
+    with POWERTOOLS_LOGGER_LOG_EVENT set (a webhook request's body holds what FPT signed)."""
 
     @functools.wraps(handler)
     def lean(event: Any, context: Any) -> Any:
         logger.remove_keys(REDUNDANT_CONTEXT_KEYS)
         return handler(event, context)
 
-    return cast(Handler, logger.inject_lambda_context(lean, clear_state=True))
+    return cast(Handler, logger.inject_lambda_context(lean, clear_state=True, log_event=False))
 
 
 def tracing_on() -> bool:
@@ -55,10 +56,17 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, Tracer(service=SERVICE).capture_lambda_handler(handler))
 
 
+def count(name: str, value: float = 1, **dimensions: str | None) -> None:
+    """One data point of `name`, written at once, with `service` (the stack, as on every other metric)
+    and its own dimensions (those that are not None)."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        for key, dimension in dimensions.items():
+            if dimension:
+                metric.add_dimension(name=key, value=dimension)
+
+
 def count_fpt_error(kind: str, plugin: str | None = None) -> None:
     """One `FptErrors` data point with the error kind (auth, timeout, http_5xx, ...) as a dimension,
     and the plugin's name when a dispatch function's read failed."""
-    with single_metric(name="FptErrors", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="kind", value=kind)
-        if plugin:
-            metric.add_dimension(name="plugin", value=plugin)
+    count("FptErrors", kind=kind, plugin=plugin)

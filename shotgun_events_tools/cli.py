@@ -17,7 +17,7 @@ from shotgun_events.config import ConfigError
 from shotgun_events.poller.state_store import StateConflict
 from shotgun_events_tools.daemon_state import DaemonStateError
 
-COMMANDS = ("init_state", "emulator", "generate_template", "run", "demo")
+COMMANDS = ("init_state", "emulator", "generate_template", "run", "demo", "schema_dump", "new_plugin")
 
 
 class CommandError(RuntimeError):

@@ -30,6 +30,12 @@ then::
 events the plugin's own writes caused, like the deployed pipeline; `dispatch(event)` runs one
 hand-made event. Outcomes, metrics and the plugin's writes are kept for assertions.
 
+A relative plugin path is taken from the project root (pytest's rootdir with the fixture), not
+from the working directory. The emulator has the stock site's schema, or a studio's own when a
+conftest defines an `fpt_schema` fixture (see `fpt_emulator.pytest_plugin`). The plugin's log
+lines are kept in `logs` / `log_text` and reach pytest's `caplog`; each entry of `failures`
+carries the exception that failed the callback, so a failed `assert h.failures == []` shows why.
+
 Script users: a plugin reads its script name and key from the environment
 (`SGDAEMON_<X>_NAME` / `_KEY`). The harness sets every such variable named in the plugin's source
 that is not set yet (or pass `env=`), and registers whatever name and key the plugin registered
@@ -38,10 +44,12 @@ with the emulator, so the plugin's client authenticates.
 
 from __future__ import annotations
 
+import logging
 import os
-import re
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -51,32 +59,86 @@ from fpt_emulator.pytest_plugin import fpt_emulator, sg
 from shotgun_events.dispatch import EffectLedger, EventOutcome, InMemoryPersistenceLayer, PluginDispatcher
 from shotgun_events.events import EVENT_FIELDS, EVENT_TYPE, Event, decode_body, encode_event
 from shotgun_events.fpt import FptConnections
+from shotgun_events.observability import logger as dispatch_logger
 from shotgun_events.plugins import Plugin, RecordedMetrics, load_plugin
+from shotgun_events.plugins.logs import ROOT as PLUGIN_LOGGERS
+from shotgun_events_tools.project import find_project_root
+from shotgun_events_tools.script_users import default_script_env, script_env_names
 
 __all__ = [
+    "Failure",
     "PluginHarness",
+    "find_project_root",
     "fpt_emulator",
     "plugin_harness",
     "script_env_names",
     "sg",
 ]
 
-_SCRIPT_ENV = re.compile(r"""["']([A-Z][A-Z0-9_]*_(?:NAME|KEY))["']""")
 HARNESS_TIMEOUT_SECONDS = 10.0
 
 
-def script_env_names(source: str) -> list[str]:
-    """Environment variable names ending in `_NAME` / `_KEY` quoted in a plugin's source."""
-    return sorted(set(_SCRIPT_ENV.findall(source)))
+class Failure(str):
+    """A callback run that failed: equal to ``"<event id>:<callback key>"``, and it says why.
+
+    ``error`` is the exception (``"KeyError: 'entity'"``), ``traceback`` its traceback; the
+    ``repr`` shows the error, so a failed ``assert h.failures == []`` prints the reason.
+    """
+
+    event_id: int
+    callback: str
+    error: str
+    traceback: str | None
+
+    def __new__(cls, event_id: int, callback: str, error: str, trace: str | None = None) -> Failure:
+        failure = super().__new__(cls, f"{event_id}:{callback}")
+        failure.event_id, failure.callback, failure.error, failure.traceback = (
+            event_id,
+            callback,
+            error,
+            trace,
+        )
+        return failure
+
+    def __repr__(self) -> str:
+        return f"<failure {str(self)!r}: {self.error}>"
 
 
-def default_script_env(names: list[str]) -> dict[str, str]:
-    """A script name / key for each variable: `SGDAEMON_X_NAME` -> `sgdaemon_x`, `_KEY` -> a test key."""
-    env: dict[str, str] = {}
-    for name in names:
-        stem = name.rsplit("_", 1)[0].lower()
-        env[name] = stem if name.endswith("_NAME") else f"test-key-{stem}"
-    return env
+class _Records(logging.Handler):
+    """Keeps the records it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _ToRoot(logging.Handler):
+    """Hands plugin records to the root logger's handlers (where pytest's ``caplog`` listens):
+    plugin loggers do not propagate, their lines go out as JSON."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        root = logging.getLogger()
+        if root.handlers:  # none (outside pytest): logging's last resort would print it twice
+            root.handle(record)
+
+
+def _callback_of(record: logging.LogRecord) -> str | None:
+    """The callback a record is about: its ``callback`` field, or ``plugin.<name>.<callback>``."""
+    named = getattr(record, "callback", None)
+    if isinstance(named, str):
+        return named
+    parts = record.name.split(".", 2)
+    return parts[2] if len(parts) == 3 and parts[0] == PLUGIN_LOGGERS else None
+
+
+def _reason(record: logging.LogRecord) -> tuple[str, str | None]:
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(*record.exc_info))
+    return record.getMessage(), None
 
 
 class PluginHarness:
@@ -90,10 +152,19 @@ class PluginHarness:
         env: Mapping[str, str] | None = None,
         use_session_uuid: bool = False,
         setenv: Callable[[str, str], None] | None = None,
+        root: str | Path | None = None,
     ):
         self.emulator = emulator
         self.site = emulator.site
         path = Path(plugin_path)
+        if not path.is_absolute():
+            base = Path(root) if root is not None else find_project_root()
+            path = base / path
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"plugin {plugin_path}: no such file {path} (a relative path is taken from the "
+                    f"project root {base})"
+                )
         wanted = default_script_env(script_env_names(path.read_text(encoding="utf-8")))
         wanted = {k: v for k, v in wanted.items() if k not in os.environ}
         wanted.update(env or {})
@@ -101,9 +172,18 @@ class PluginHarness:
         for name, value in wanted.items():
             put(name, value)
 
+        # The plugin's log lines: kept, and handed on to pytest's caplog.
+        self._plugin_logger = logging.getLogger(f"{PLUGIN_LOGGERS}.{path.stem}")
+        self._records = _Records()
+        self._to_root = _ToRoot()
+        self._plugin_logger.addHandler(self._records)
+        self._plugin_logger.addHandler(self._to_root)
+        self._failures: list[Failure] = []
+
         self.metrics = RecordedMetrics()
         self.plugin: Plugin = load_plugin(path, self.metrics)
         if not self.plugin.active:
+            self.close()
             raise AssertionError(f"plugin {self.plugin.name} did not load: {self.plugin.error}")
         self.script_names: set[str] = set()
         for registration in self.plugin.registrations:
@@ -189,8 +269,21 @@ class PluginHarness:
 
     def dispatch(self, event: Mapping[str, Any]) -> EventOutcome:
         """Run one event (from the site or hand-made) through the plugin, as delivered over SQS."""
-        outcome = self.dispatcher.process_event(as_delivered(event))
+        seen = _Records()
+        loggers = (self._plugin_logger, logging.getLogger(dispatch_logger.name))
+        for log in loggers:
+            log.addHandler(seen)
+        try:
+            outcome = self.dispatcher.process_event(as_delivered(event))
+        finally:
+            for log in loggers:
+                log.removeHandler(seen)
         self.outcomes.append(outcome)
+        names = {r.key: r.name for r in self.plugin.registrations}
+        for key in outcome.failed:
+            why = [r for r in seen.records if r.levelno >= logging.WARNING and _callback_of(r) == names[key]]
+            error, trace = _reason(why[-1]) if why else ("failed (nothing was logged)", None)
+            self._failures.append(Failure(outcome.event_id, key, error, trace))
         return outcome
 
     def deliver(self, *, follow: bool = True, max_rounds: int = 10) -> list[EventOutcome]:
@@ -215,9 +308,33 @@ class PluginHarness:
         return [w for w in since if w.script_name in self.script_names]
 
     @property
-    def failures(self) -> list[str]:
-        """`<event id>:<callback key>` for every callback run that failed (record would retry)."""
-        return [f"{o.event_id}:{key}" for o in self.outcomes for key in o.failed]
+    def failures(self) -> list[Failure]:
+        """Every callback run that failed (its record would retry): equal to
+        `"<event id>:<callback key>"`, with `.error` (the exception) and `.traceback`."""
+        return list(self._failures)
+
+    @property
+    def logs(self) -> list[logging.LogRecord]:
+        """The plugin's log records (its `reg.logger` and its callbacks' loggers), in order."""
+        return list(self._records.records)
+
+    @property
+    def log_text(self) -> str:
+        """The plugin's log lines as `LEVEL logger: message`, one a line."""
+        return "\n".join(f"{r.levelname} {r.name}: {r.getMessage()}" for r in self._records.records)
+
+    def close(self) -> None:
+        """Stop collecting the plugin's log lines (the fixture does this after the test)."""
+        self._plugin_logger.removeHandler(self._records)
+        self._plugin_logger.removeHandler(self._to_root)
+
+    def __enter__(self) -> PluginHarness:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def get(self, entity_type: str, entity_id: int, fields: list[str] | None = None) -> dict[str, Any] | None:
         return self.site.get(entity_type, entity_id, fields)
@@ -249,19 +366,26 @@ def _session() -> str:
 
 @pytest.fixture
 def plugin_harness(
-    fpt_emulator: FptEmulator, monkeypatch: pytest.MonkeyPatch
+    fpt_emulator: FptEmulator, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., PluginHarness]]:
-    """`plugin_harness(path, env=None, use_session_uuid=False)` -> a `PluginHarness` on a fresh emulator."""
+    """`plugin_harness(path, env=None, use_session_uuid=False)` -> a `PluginHarness` on a fresh
+    emulator; a relative `path` is taken from the project root (pytest's rootdir)."""
+    made: list[PluginHarness] = []
 
     def make(
         plugin_path: str | Path, *, env: Mapping[str, str] | None = None, use_session_uuid: bool = False
     ) -> PluginHarness:
-        return PluginHarness(
+        harness = PluginHarness(
             fpt_emulator,
             plugin_path,
             env=env,
             use_session_uuid=use_session_uuid,
             setenv=monkeypatch.setenv,
+            root=request.config.rootpath,
         )
+        made.append(harness)
+        return harness
 
     yield make
+    for harness in made:
+        harness.close()

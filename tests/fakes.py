@@ -140,3 +140,37 @@ class Recording:
         with self._lock:
             self.calls.append((name, kwargs))
             self.outcomes.append((name, ok))
+
+
+class FakeDoorbell:
+    """`Doorbell` and `Ringer` on a FakeClock: rings are heard at a (fake) time, `wait` moves the clock.
+
+    Like `SqsDoorbell`, a wait consumes every ring heard so far, returns at the first one that is
+    wanted (with the others heard by then), and otherwise uses up its whole timeout.
+    """
+
+    def __init__(self, clock: FakeClock):
+        self.clock = clock
+        self.pending: list[tuple[float, int]] = []  # (heard at, event id), kept in time order
+        self.waits: list[tuple[float, bool]] = []  # (timeout, rang) per wait
+
+    def ring(self, event_id: int, events: int = 1) -> None:
+        self.ring_at(self.clock.now, event_id)
+
+    def ring_at(self, when: float, event_id: int) -> None:
+        self.pending.append((when, event_id))
+        self.pending.sort(key=lambda ring: ring[0])
+
+    def wait(self, wanted: Callable[[int], bool], timeout: float) -> bool:
+        deadline = self.clock.now + timeout
+        while self.pending and self.pending[0][0] <= deadline:
+            heard, event_id = self.pending.pop(0)
+            self.clock.now = max(self.clock.now, heard)
+            if wanted(event_id):
+                while self.pending and self.pending[0][0] <= self.clock.now:
+                    self.pending.pop(0)  # received in the same batch: consumed too
+                self.waits.append((timeout, True))
+                return True
+        self.clock.now = deadline
+        self.waits.append((timeout, False))
+        return False

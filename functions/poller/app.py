@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shotgun_events.config import PollerConfig
+from shotgun_events.doorbell import SqsDoorbell
 from shotgun_events.event_log import FptEventLog
 from shotgun_events.fpt import FptConnections, FptError, RetryPolicy, SecretReader
 from shotgun_events.observability import count_fpt_error, log_invocation, logger, metrics, traced
@@ -26,6 +27,12 @@ def _adapters(fpt_timeout: float) -> tuple[SecretReader, FptConnections, Any, An
         boto3.client("dynamodb"),
         boto3.client("sns"),
     )
+
+
+@cache
+def _doorbell(queue_url: str) -> SqsDoorbell:
+    # The default 60 s read timeout outlasts SQS's 20 s long poll.
+    return SqsDoorbell(queue_url, boto3.client("sqs"))
 
 
 @log_invocation
@@ -46,6 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             event_log=FptEventLog(sg, retry, lambda: time_left() - margin),
             store=DynamoDBStateStore(config.state_table, config.shotgun_url, dynamodb),
             publisher=SnsPublisher(config.topic_arn, sns),
+            doorbell=_doorbell(config.doorbell_queue_url) if config.doorbell_queue_url else None,
         )
         summary = poll(deps, config, time_left)
     except Exception as exc:

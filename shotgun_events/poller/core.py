@@ -15,10 +15,11 @@ from datetime import datetime
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shotgun_events.config import PollerConfig
+from shotgun_events.doorbell import Doorbell
 from shotgun_events.event_log import EventLog
 from shotgun_events.events import Event, EventMessage, created_epoch, encode_event
 from shotgun_events.observability import logger, metrics
-from shotgun_events.poller.cursor import PassResult, PollState, advance, backlog_chunks
+from shotgun_events.poller.cursor import PassResult, PollState, advance, backlog_chunks, is_unread
 from shotgun_events.poller.publisher import Publisher
 from shotgun_events.poller.state_store import StateConflict, StateStore, VersionedState
 
@@ -30,6 +31,7 @@ class PollerDeps:
     publisher: Publisher
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    doorbell: Doorbell | None = None  # when set, waited on between passes instead of sleeping
 
 
 @dataclass
@@ -142,8 +144,9 @@ def _report(result: PassResult, now: float, backlog_found: int) -> None:
 def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float]) -> PollSummary:
     """Passes until less than the safety margin (plus one pass's duration) is left.
 
-    Always makes at least one full pass. Sleeps `poll_interval` only after a page that was not
-    full: while catching up it goes straight on.
+    Always makes at least one full pass. Waits `poll_interval` only after a page that was not
+    full: while catching up it goes straight on. With a doorbell the wait ends early when a ring
+    names an event not read yet; the next pass is the same read it would have been.
     """
     summary = PollSummary()
     current: VersionedState | None = None
@@ -165,7 +168,14 @@ def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float])
         if spare <= 0:
             break
         if not page_full:
-            deps.sleep(min(config.poll_interval, spare))
+            _wait(deps, current.state, min(config.poll_interval, spare))
             if time_left() - config.safety_margin - pass_seconds <= 0:
                 break
     return summary
+
+
+def _wait(deps: PollerDeps, state: PollState, seconds: float) -> None:
+    if deps.doorbell is None:
+        deps.sleep(seconds)
+    elif deps.doorbell.wait(lambda event_id: is_unread(state, event_id), seconds):
+        metrics.add_metric(name="DoorbellWakeups", unit=MetricUnit.Count, value=1)

@@ -25,6 +25,11 @@ class PollState:
     backlog: Mapping[int, float] = field(default_factory=dict)  # missing id -> give-up time (epoch s)
 
 
+def is_unread(state: PollState, event_id: int) -> bool:
+    """An id the poller has not read yet: above the cursor, or a gap it is still waiting for."""
+    return event_id > state.cursor or event_id in state.backlog
+
+
 @dataclass(frozen=True)
 class PassResult:
     state: PollState

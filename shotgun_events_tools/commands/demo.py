@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         workdir=Path(args.workdir).resolve() if args.workdir else None,
         live=not args.no_live,
+        doorbell=not args.no_doorbell,
         summary_json=Path(args.summary_json) if args.summary_json else None,
     )
     try:
@@ -60,6 +61,9 @@ def add_to(commands: Any) -> None:
     parser.add_argument("--aws-port", type=int, default=0, help="moto's port (default: a free one)")
     parser.add_argument("--seed", type=int, default=1, help="the studio's seed")
     parser.add_argument("--workdir", help="where logs and the Shot directories go (default: a temp dir)")
+    parser.add_argument(
+        "--no-doorbell", action="store_true", help="no webhook doorbell: the poller only polls"
+    )
     parser.add_argument("--no-live", action="store_true", help="no live table, only the summary")
     parser.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON (for scripts)")
     parser.add_argument("--project", default=".", help="the project root holding template.yaml and plugins/")

@@ -54,23 +54,32 @@ def read_credentials(path: str | None, environ: dict[str, str] | None = None) ->
     return ScriptCredentials(name, key)
 
 
-def _number(kind: type[int] | type[float], minimum: float = 0.0) -> Any:
-    """An argparse type: a finite number of at least `minimum`."""
+def _number(kind: type[int] | type[float], minimum: float = 0.0, maximum: float = math.inf) -> Any:
+    """An argparse type: a finite number from `minimum` to `maximum`."""
 
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of at least {minimum:g}")
+        if not math.isfinite(value) or not minimum <= value <= maximum:
+            limits = f"at least {minimum:g}" if maximum == math.inf else f"from {minimum:g} to {maximum:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number {limits}")
         return value
 
     return parse
 
 
 def run(args: argparse.Namespace) -> int:
-    sys.dont_write_bytecode = True  # a plugin edited twice in one second must not load from a stale .pyc
+    # A plugin edited twice within a second must not be reloaded from a stale .pyc.
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        return _run(args)
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
+
+
+def _run(args: argparse.Namespace) -> int:
     from shotgun_events.poller.cursor import PollState
     from shotgun_events_tools.daemon_state import read_daemon_state
     from shotgun_events_tools.local.logs import use_text_logs
@@ -86,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
     credentials = read_credentials(args.credentials)
     start: PollState | None = None
     if args.daemon_state:
-        start = read_daemon_state(Path(args.daemon_state), time.time())
+        try:
+            start = read_daemon_state(Path(args.daemon_state), time.time())
+        except OSError as exc:
+            raise CommandError(f"cannot read daemon state file {args.daemon_state}: {exc.strerror}") from None
     elif args.from_id is not None:
         start = PollState(cursor=args.from_id - 1)
     options = RunOptions(
@@ -131,9 +143,9 @@ def add_to(commands: Any) -> None:
     run_parser = commands.add_parser(
         "run",
         help="run the plugins on this machine against an FPT site, no AWS (the daemon's drop-in)",
-        description=__doc__.split("\n\n")[0],
+        description="Run the plugins on this machine against an FPT site, without AWS: the daemon's drop-in.",
     )
-    run_parser.add_argument("--site", help="the FPT site URL (default: $SHOTGUN_URL)")
+    run_parser.add_argument("--site", metavar="URL", help="the FPT site URL (default: $SHOTGUN_URL)")
     run_parser.add_argument(
         "--plugins", nargs="+", required=True, metavar="DIR", help="plugin folders, in order"
     )
@@ -144,10 +156,12 @@ def add_to(commands: Any) -> None:
         f"${KEY_VARIABLE})",
     )
     run_parser.add_argument(
-        "--store", default=DEFAULT_STORE, help=f"the local store (default: {DEFAULT_STORE})"
+        "--store", default=DEFAULT_STORE, metavar="FILE", help=f"the local store (default: {DEFAULT_STORE})"
     )
     start = run_parser.add_mutually_exclusive_group()
-    start.add_argument("--from-id", type=_number(int, 1), help="first start: the first event id to run")
+    start.add_argument(
+        "--from-id", type=_number(int, 1), metavar="ID", help="first start: the first event id to run"
+    )
     start.add_argument(
         "--daemon-state", metavar="FILE", help="first start: continue from a shotgunEvents id file"
     )
@@ -155,36 +169,60 @@ def add_to(commands: Any) -> None:
         "--force", action="store_true", help="with --from-id/--daemon-state: replace the stored start"
     )
     run_parser.add_argument(
-        "--concurrency", type=_number(int, 1), default=4, help="entities each plugin runs at once (default 4)"
+        "--concurrency",
+        type=_number(int, 1),
+        metavar="N",
+        default=4,
+        help="entities each plugin runs at once (default 4)",
     )
     run_parser.add_argument(
-        "--max-attempts", type=_number(int, 1), default=5, help="attempts before a dead letter (default 5)"
+        "--max-attempts",
+        type=_number(int, 1),
+        metavar="N",
+        default=8,
+        help="attempts before a dead letter (default 8)",
     )
     run_parser.add_argument(
-        "--retry-delay", type=_number(float), default=2.0, help="first retry after (s, doubling; default 2)"
+        "--retry-delay",
+        type=_number(float),
+        metavar="SECONDS",
+        default=10.0,
+        help="first retry after (s, doubling; default 10)",
     )
     run_parser.add_argument(
-        "--max-retry-delay", type=_number(float), default=300.0, help="longest retry delay (s, default 300)"
+        "--max-retry-delay",
+        type=_number(float),
+        metavar="SECONDS",
+        default=600.0,
+        help="longest retry delay (s, default 600)",
     )
     run_parser.add_argument(
-        "--poll-interval", type=_number(float), default=2.0, help="wait after a short page (s, default 2)"
+        "--poll-interval",
+        type=_number(float),
+        metavar="SECONDS",
+        default=2.0,
+        help="wait after a short page (s, default 2)",
     )
     run_parser.add_argument(
         "--backlog-timeout",
         type=_number(float),
+        metavar="SECONDS",
         default=300.0,
         help="how long a missing event id is waited for (s, default 300)",
     )
     run_parser.add_argument(
         "--page-size",
-        type=_number(int, 1),
+        type=_number(int, 1, 500),
         default=500,
-        choices=range(1, 501),
         metavar="N",
         help="events per read (max 500)",
     )
     run_parser.add_argument(
-        "--fpt-timeout", type=_number(float, 1), default=30.0, help="FPT client timeout (s, default 30)"
+        "--fpt-timeout",
+        type=_number(float, 1),
+        metavar="SECONDS",
+        default=30.0,
+        help="FPT client timeout (s, default 30)",
     )
     run_parser.add_argument(
         "--use-session-uuid", action="store_true", help="set each event's session_uuid on the plugin's client"
@@ -192,12 +230,14 @@ def add_to(commands: Any) -> None:
     run_parser.add_argument(
         "--reload-interval",
         type=_number(float),
+        metavar="SECONDS",
         default=2.0,
         help="look for changed plugins every (s, default 2)",
     )
     run_parser.add_argument(
         "--status-interval",
         type=_number(float),
+        metavar="SECONDS",
         default=60.0,
         help="a status line per plugin every (s, default 60)",
     )

@@ -55,7 +55,7 @@ def create_secrets(
 
     Returns plugin -> its script user's name.
     """
-    from shotgun_events_tools.testing import default_script_env, script_env_names
+    from shotgun_events_tools.script_users import default_script_env, script_env_names
 
     secrets = stack.client("secretsmanager")
     emulator.add_script(*POLLER_SCRIPT)
@@ -111,7 +111,8 @@ class PluginRuntime:
 
 
 class EmbeddedPipeline:
-    """Start: moto server, stack, secrets, poller schedule, one event source per plugin. Stop: all."""
+    """`start()`: moto server, stack, secrets, one event source per plugin, the webhook; then
+    `start_poller()`: the poller's schedule. `stop()`: all of it."""
 
     def __init__(
         self,
@@ -125,6 +126,7 @@ class EmbeddedPipeline:
         schedule_seconds: float = 20.0,
         max_receive_count: int = 3,
         retry_visibility: int = 1,
+        doorbell: bool = True,
     ):
         self.emulator = emulator
         self.template = template
@@ -135,6 +137,8 @@ class EmbeddedPipeline:
         self.schedule_seconds = schedule_seconds
         self.max_receive_count = max_receive_count
         self.retry_visibility = retry_visibility
+        self.doorbell = doorbell
+        self.webhook_url: Any = None  # the webhook function behind a local Function URL
         self.record = CallbackRecord()
         self.metrics = RecordedMetrics()
         self.plugins: dict[str, PluginRuntime] = {}
@@ -168,6 +172,7 @@ class EmbeddedPipeline:
             "ShotgunUrl": self.emulator.url,
             "MaxReceiveCount": str(self.max_receive_count),
             "PollIntervalSeconds": str(self.poll_interval),
+            "EnableDoorbell": "true" if self.doorbell else "false",
         }
         self.stack = create_stack(
             self.template, STACK_NAME, parameters, region=REGION, endpoint_url=self.endpoint_url
@@ -177,9 +182,25 @@ class EmbeddedPipeline:
         )
         for name in self.stack.outputs.plugins:
             self.plugins[name] = self._start_plugin(self.stack, name)
+        if self.doorbell:
+            self._start_webhook(self.stack)
+        return self.stack
+
+    def start_poller(self) -> None:
+        """The poller's schedule begins (after the caller has set where it starts)."""
         self._poller = threading.Thread(target=self._schedule, name="poller-schedule", daemon=True)
         self._poller.start()
-        return self.stack
+
+    def _start_webhook(self, stack: EmbeddedStack) -> None:
+        """The webhook function at a local Function URL, and the emulator's webhook pointing at it."""
+        from functions.webhook import app
+        from shotgun_events_tools.function_url import LocalFunctionUrl
+
+        environ = stack.environment("WebhookFunction")
+        os.environ.update(environ)
+        secret = stack.client("secretsmanager").get_secret_value(SecretId=environ["WEBHOOK_SECRET_ID"])
+        self.webhook_url = LocalFunctionUrl(app.lambda_handler, concurrency=5).start()
+        self.emulator.add_webhook(self.webhook_url.url, json.loads(secret["SecretString"])["token"])
 
     def _start_plugin(self, stack: EmbeddedStack, name: str) -> PluginRuntime:
         outputs = stack.outputs.plugin(name)
@@ -267,6 +288,8 @@ class EmbeddedPipeline:
         self.stop_poller()
         for plugin in self.plugins.values():
             plugin.source.stop(timeout=30)
+        if self.webhook_url is not None:
+            self.webhook_url.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None

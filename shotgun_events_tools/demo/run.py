@@ -46,6 +46,7 @@ class DemoOptions:
     seed: int = 1
     workdir: Path | None = None
     live: bool = True
+    doorbell: bool = True
     summary_json: Path | None = None
 
 
@@ -77,6 +78,7 @@ class Demo:
             aws_port=options.aws_port,
             concurrency=options.concurrency,
             poll_interval=options.poll_interval,
+            doorbell=options.doorbell,
         )
         self.start_id = 0
         self.poisoned: dict[str, int] = {}
@@ -102,6 +104,7 @@ class Demo:
                     stack.outputs.state_table, self.emulator.url, stack.client("dynamodb")
                 )
                 initialise(store, self.start_id)  # publish everything from here on
+                self.pipeline.start_poller()
                 studio = DemoStudio(self.emulator, self.workdir / "shots", seed=self.options.seed)
                 self._work(studio)
                 drained = self._drain()

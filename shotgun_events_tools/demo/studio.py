@@ -8,7 +8,7 @@ so FPT's events are written exactly as for any change):
 - its Animation task goes `ip` (datestamp stamps `start_date`),
 - its Comp task goes `na` (field_to_field clears the bid),
 - the Shot goes on hold `hld` with artists assigned (notify_on_hold writes them a Note),
-- a Version for it is approved `apr` (datestamp).
+- a Version for it is approved `apr` (datestamp), then client-approved (clientApproval).
 
 `poison()` creates a Shot whose directory is blocked by a file: create_shot_directories fails on
 that event every time, so it ends in the plugin's DLQ while everything else flows.
@@ -93,6 +93,8 @@ class DemoStudio:
                 user=self._artist(),
             )
             self.site.update("Version", version["id"], {"sg_status_list": "apr"}, user=self._artist())
+            # The client ticks "Client Approved" in review (clientApproval, a daemon-style plugin).
+            self.site.update("Version", version["id"], {"client_approved": True}, user=self._artist())
 
         self._pending.extend(
             [

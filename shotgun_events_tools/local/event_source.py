@@ -209,8 +209,10 @@ class SqsEventSource:
         return self
 
     def pause(self) -> None:
-        """Receive nothing more; invocations under way finish."""
+        """Receive nothing more once this returns; invocations under way finish."""
         self._active.clear()
+        with self._sqs:  # a receive that started before the pause has ended
+            pass
 
     def resume(self) -> None:
         self._active.set()
@@ -283,6 +285,8 @@ class SqsEventSource:
         if self.visibility_timeout is not None:
             options["VisibilityTimeout"] = self.visibility_timeout
         with self._sqs:
+            if not self._active.is_set():
+                return []
             response = self._client.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=self.batch_size,

@@ -37,6 +37,7 @@ from shotgun_events_tools.local.workers import LocalMetrics, PluginWorker, Retry
 
 FATAL_ERRORS = (sqlite3.Error, StoreError, StateCorrupt, StateConflict)
 MAX_POLL_BACKOFF = 60.0
+PRUNE_INTERVAL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class LocalRuntime:
         for delivery in dead:
             logger.error(
                 f"event {delivery.event_id} moved to the dead letters of plugin {delivery.plugin}: "
-                f"the process stopped while it ran, {delivery.attempts} times",
+                f"the process stopped while it ran its last attempt (of {delivery.attempts})",
                 extra={
                     "plugin": delivery.plugin,
                     "event_id": delivery.event_id,
@@ -253,13 +254,23 @@ class LocalRuntime:
         worker.start()
 
     def _watch(self) -> None:
-        """Until stopped: reload changed plugins, log a status line now and then."""
+        """Until stopped: reload changed plugins, log a status line now and then, forget expired
+        effect-once records hourly."""
+        assert self._store is not None
         next_status = time.monotonic() + self.options.status_interval
+        next_prune = time.monotonic() + PRUNE_INTERVAL
         while not self.stop.wait(self.options.reload_interval):
-            self._reload()
-            if time.monotonic() >= next_status:
-                next_status = time.monotonic() + self.options.status_interval
-                self._log_status()
+            try:
+                self._reload()
+                now = time.monotonic()
+                if now >= next_status:
+                    next_status = now + self.options.status_interval
+                    self._log_status()
+                if now >= next_prune:
+                    next_prune = now + PRUNE_INTERVAL
+                    prune_expired(self._store)
+            except FATAL_ERRORS as exc:
+                self._on_fatal(exc)
 
     def _reload(self) -> None:
         files = find_plugin_files(self.options.plugin_dirs)
@@ -379,7 +390,7 @@ class LocalRuntime:
         if store is None:
             return
         try:
-            if self._fatal is None:
+            if self._fatal is None and self._poller is not None:
                 logger.info(
                     "stopped",
                     extra={

@@ -71,6 +71,7 @@ CREATE TABLE effects (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, expiration INTEGER,
     in_progress_expiration INTEGER, data TEXT, validation TEXT
 );
+CREATE INDEX effects_by_expiration ON effects (expiration);
 """
 
 _HEADS = """
@@ -83,6 +84,10 @@ _COLUMNS = "plugin, event_id, group_id, message_id, body, attributes, enqueued_a
 
 class StoreError(RuntimeError):
     """The store cannot be used (foreign, corrupt, in use, another site's); the message says why."""
+
+
+class StoreMissing(StoreError):
+    """A reader found no store (yet): no file, or one whose creation has not committed."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,11 @@ class _Lock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        store = self.path.with_suffix("")
+        try:
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        except OSError as exc:
+            raise StoreError(f"cannot open store {store}: {exc.strerror}") from None
         try:
             if sys.platform == "win32":
                 import msvcrt
@@ -148,7 +157,7 @@ class _Lock:
             holder = handle.read().strip() or "unknown"
             handle.close()
             raise StoreError(
-                f"store {self.path.with_suffix('')} is in use by another shotgun-events run (pid {holder})"
+                f"store {store} is in use by another shotgun-events run (pid {holder})"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -191,7 +200,7 @@ class LocalStore:
             raise StoreError(f"store {self.path} is a directory, not a file")
         exists = self.path.exists() and self.path.stat().st_size > 0
         if self.readonly and not exists:
-            raise StoreError(f"no store at {self.path}")
+            raise StoreMissing(f"no store at {self.path}")
         if exists:
             with open(self.path, "rb") as handle:
                 if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
@@ -224,6 +233,8 @@ class LocalStore:
                 [("site", self.site), ("created_at", datetime.now(UTC).isoformat())],
             )
             db.execute("COMMIT")
+        elif application_id == 0 and tables == 0:
+            raise StoreMissing(f"no store at {self.path} (the file is empty or still being created)")
         elif application_id != APPLICATION_ID:
             raise StoreError(f"{self.path} is an SQLite database but not a shotgun-events store")
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -445,7 +456,8 @@ class LocalStore:
             for row in rows:
                 delivery = _delivery(row)
                 if delivery.attempts >= max_attempts:
-                    reason = f"the process stopped while it ran, on each of its {delivery.attempts} attempts"
+                    stopped = f"the process stopped while it ran its last attempt (of {delivery.attempts})"
+                    reason = f"{delivery.last_error}; then {stopped}" if delivery.last_error else stopped
                     self._move_to_dead_letters(db, delivery.plugin, delivery.event_id, reason, now)
                     dead.append(delivery)
                 else:
@@ -497,9 +509,13 @@ class LocalStore:
 
     def finished_through(self) -> int | None:
         """The highest event id up to which every plugin has finished or dead-lettered every event
-        the poller read (None before the first start). Backlog ids are events not read yet."""
+        (None before the first start): below the lowest one waiting, and below the lowest id the
+        poller still waits for (its backlog)."""
         loaded = self.load()
         if loaded is None:
             return None
         lowest = self.query("SELECT MIN(event_id) FROM deliveries")[0][0]
-        return loaded.state.cursor if lowest is None else min(loaded.state.cursor, int(lowest) - 1)
+        bounds = [loaded.state.cursor, *(i - 1 for i in loaded.state.backlog)]
+        if lowest is not None:
+            bounds.append(int(lowest) - 1)
+        return min(bounds)

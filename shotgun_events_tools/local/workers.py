@@ -91,9 +91,9 @@ def sqs_record(delivery: Delivery, source: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RetryRule:
-    max_attempts: int = 5
-    retry_delay: float = 2.0
-    max_retry_delay: float = 300.0
+    max_attempts: int = 8  # with the delays below: about 20 minutes of retries before a dead letter
+    retry_delay: float = 10.0
+    max_retry_delay: float = 600.0
 
     def delay(self, attempt: int) -> float:
         """Backoff before attempt `attempt + 1`, with jitter (never less than half of it)."""
@@ -214,8 +214,13 @@ class PluginWorker:
                 failed = True
         with self._cond:
             go_on = not self._stopping and self._dispatcher is dispatcher
+            if not failed:
+                self.finished += 1
+            elif delivery.attempts >= self._retry.max_attempts:
+                self.dead_lettered += 1
+            else:
+                self.retried += 1
         if not failed:
-            self.finished += 1
             return self._store.complete(delivery, take_next=go_on)
         reason = last_error() or f"event {delivery.event_id} did not complete for plugin {self.name}"
         fields = {
@@ -225,7 +230,6 @@ class PluginWorker:
             "attempts": delivery.attempts,
         }
         if delivery.attempts >= self._retry.max_attempts:
-            self.dead_lettered += 1
             logger.error(
                 f"event {delivery.event_id} moved to the dead letters of plugin {self.name} after "
                 f"{delivery.attempts} attempts; its entity's next events go on",
@@ -233,7 +237,6 @@ class PluginWorker:
             )
             return self._store.dead_letter(delivery, reason, take_next=go_on)
         delay = self._retry.delay(delivery.attempts)
-        self.retried += 1
         logger.warning(
             f"event {delivery.event_id} failed for plugin {self.name}; attempt {delivery.attempts + 1} of "
             f"{self._retry.max_attempts} in {delay:.3g} s (its entity's later events wait)",

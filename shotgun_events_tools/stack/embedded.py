@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class EmbeddedStack:
     outputs: StackOutputs
     session: boto3.Session
     endpoint_url: str | None = None
+    extra_outputs: dict[str, str] = field(default_factory=dict)  # outputs moto could not compute
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
@@ -71,6 +73,7 @@ class EmbeddedStack:
             "AWS::SNS::Topic.TopicArn": lambda: physical,
             "AWS::SNS::Topic.TopicName": lambda: physical.rsplit(":", 1)[-1],
             "AWS::Lambda::Function.Arn": lambda: arn.format("lambda", f"function:{physical}"),
+            "AWS::Lambda::Url.FunctionUrl": lambda: physical,
             "AWS::DynamoDB::Table.Arn": lambda: arn.format("dynamodb", f"table/{physical}"),
             "AWS::IAM::Role.Arn": lambda: f"arn:aws:iam::{ACCOUNT}:role/{physical}",
             "AWS::KMS::Key.Arn": lambda: arn.format("kms", f"key/{physical}"),
@@ -102,6 +105,24 @@ class EmbeddedStack:
         raise KeyError(f"no function {function_name} in stack {self.name}")
 
 
+def make_moto_deletes_atomic() -> None:
+    """moto's SQS DeleteMessage rebuilds a queue's message list outside the lock its sends take, so a
+    message delivered (by SNS) during a delete can vanish: a loss that real SQS never has. Run
+    deletes under that lock too. Idempotent; moto must run in this process."""
+    from moto.sqs.models import Queue
+
+    delete = Queue.delete_message
+    if getattr(delete, "atomic", False):
+        return
+
+    def atomic_delete(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete(self, receipt_handle)
+
+    atomic_delete.atomic = True  # type: ignore[attr-defined]
+    Queue.delete_message = atomic_delete  # type: ignore[method-assign]
+
+
 def detach_moto_event_sources(region: str) -> None:
     """Stop moto invoking functions itself when a message reaches a queue with an event source mapping.
 
@@ -114,6 +135,32 @@ def detach_moto_event_sources(region: str) -> None:
 
     for queue in sqs_backends[ACCOUNT][region].queues.values():
         queue.lambda_event_source_mappings.clear()
+
+
+def moto_skips(resource_type: str) -> bool:
+    """Whether moto's CloudFormation creates nothing for this type (asked of moto itself)."""
+    from moto.cloudformation.parsing import NULL_MODELS, get_model_map
+
+    return resource_type in NULL_MODELS or resource_type not in get_model_map()
+
+
+def _references(value: Any) -> set[str]:
+    """Logical ids a template value points at (`Ref`, `Fn::GetAtt`, `${X}` / `${X.Attr}` in `Fn::Sub`)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg.split(".")[0] if isinstance(arg, str) else arg[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found.update(re.findall(r"\$\{([A-Za-z0-9]+)", text))
+            found |= _references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
 
 
 def _code_zip() -> bytes:
@@ -176,6 +223,13 @@ def _schedule(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> N
     )
 
 
+def _function_url(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    url = stack.client("lambda").create_function_url_config(
+        FunctionName=props["TargetFunctionArn"], AuthType=props["AuthType"]
+    )["FunctionUrl"]
+    stack.physical[logical_id] = url
+
+
 def _event_invoke_config(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
     stack.client("lambda").put_function_event_invoke_config(
         FunctionName=props["FunctionName"],
@@ -183,6 +237,21 @@ def _event_invoke_config(stack: EmbeddedStack, logical_id: str, props: dict[str,
         MaximumRetryAttempts=int(props["MaximumRetryAttempts"]),
         MaximumEventAgeInSeconds=int(props["MaximumEventAgeInSeconds"]),
     )
+
+
+def _secret(stack: EmbeddedStack, logical_id: str, props: dict[str, Any]) -> None:
+    import secrets
+
+    generate = props.get("GenerateSecretString")
+    if generate:
+        value = json.loads(generate.get("SecretStringTemplate", "{}"))
+        value[generate["GenerateStringKey"]] = secrets.token_hex(int(generate.get("PasswordLength", 32)) // 2)
+        text = json.dumps(value)
+    else:
+        text = props["SecretString"]
+    secrets_manager = stack.client("secretsmanager")
+    arn = secrets_manager.create_secret(Name=f"{stack.name}-{logical_id}", SecretString=text)["ARN"]
+    stack.physical[logical_id] = arn  # `Ref` of a secret is its ARN
 
 
 # How to create each resource type moto's CloudFormation skips (DESIGN §7), from its properties.
@@ -193,6 +262,8 @@ CREATORS: dict[str, Callable[[EmbeddedStack, str, dict[str, Any]], None]] = {
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Scheduler::Schedule": _schedule,
     "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::Lambda::Url": _function_url,
 }
 
 
@@ -220,10 +291,15 @@ def create_stack(
     else:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
     s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ARTIFACT_KEY, Body=_code_zip())
+    # Outputs naming a resource moto will not create are left to us (moto rejects them).
+    skipped = {k for k, r in template["Resources"].items() if moto_skips(r["Type"])}
+    outputs = template.get("Outputs", {})
+    deferred = {k: o for k, o in outputs.items() if _references(o.get("Value")) & skipped}
+    for_moto = {**template, "Outputs": {k: o for k, o in outputs.items() if k not in deferred}}
     cloudformation = client("cloudformation")
     cloudformation.create_stack(
         StackName=stack_name,
-        TemplateBody=json.dumps(template),
+        TemplateBody=json.dumps(for_moto),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
@@ -249,9 +325,10 @@ def create_stack(
         endpoint_url,
     )
     detach_moto_event_sources(region)
+    make_moto_deletes_atomic()
     resolver = stack.resolver
     for logical_id, resource in template["Resources"].items():
-        if logical_id in physical:
+        if logical_id not in skipped:
             continue
         condition = resource.get("Condition")
         if condition and not resolver.condition(condition):
@@ -260,5 +337,11 @@ def create_stack(
         if creator is None:
             raise RuntimeError(f"moto did not create {logical_id} ({resource['Type']}) and nothing here can")
         creator(stack, logical_id, stack.properties(logical_id))
-        stack.physical[logical_id] = f"{stack_name}-{logical_id}"
+        stack.physical.setdefault(logical_id, f"{stack_name}-{logical_id}")
+    resolver = stack.resolver  # with what the creators added
+    stack.extra_outputs = {
+        key: str(resolver.resolve(output["Value"]))
+        for key, output in deferred.items()
+        if not output.get("Condition") or resolver.condition(output["Condition"])
+    }
     return stack

@@ -27,6 +27,7 @@ def test_a_short_demo_loses_and_doubles_nothing_and_parks_only_the_poisoned_even
     poisoned = summary["poisoned"]["create_shot_directories"]
     plugins = {p["name"]: p for p in summary["plugins"]}
     assert set(plugins) == {
+        "clientApproval",
         "create_shot_directories",
         "datestamp",
         "field_to_field",

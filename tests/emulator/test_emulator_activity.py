@@ -169,10 +169,10 @@ def test_small_preloads_leave_a_consistent_site(n: int, populate: bool) -> None:
     events = emu.site.events()
     assert [e["id"] for e in events] == list(range(1, n + 1))
     created = entity_keys(emu) - before
-    setup = {key for key in created if key[0] in ("HumanUser", "Step")}
-    # A bare site first gets people and pipeline steps, silently, as site setup (as the
-    # emulator's own bootstrap does); a populated one already has them.
-    assert {t for t, _ in setup} == (set() if populate else {"HumanUser", "Step"})
+    setup = {key for key in created if key[0] in ("HumanUser", "Department", "Step")}
+    # A bare site first gets people (in their departments) and pipeline steps, silently, as
+    # site setup (as the emulator's own bootstrap does); a populated one already has them.
+    assert {t for t, _ in setup} == (set() if populate else {"HumanUser", "Department", "Step"})
     created -= setup
     news = {
         (e["meta"]["entity_type"], e["meta"]["entity_id"]) for e in events if e["event_type"].endswith("_New")

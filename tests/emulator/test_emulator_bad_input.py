@@ -148,7 +148,7 @@ def test_bad_writes(fpt_emulator: FptEmulator, sg: Any) -> None:
     with pytest.raises(shotgun_api3.Fault, match="Invalid value"):
         sg.update("Task", task["id"], {"start_date": "03/04/2024"})
     with pytest.raises(shotgun_api3.Fault, match="Invalid value"):
-        sg.update("Task", task["id"], {"sg_sort_order": "high"})
+        sg.update("Task", task["id"], {"est_in_mins": "high"})
     assert fpt_emulator.site.entity_count("Shot") == 0
 
 
@@ -314,10 +314,10 @@ def create_with(entity_type: str, field: str, value: str, **more: Any) -> bytes:
         (read_with('{"path":"sg_cut_in","relation":"less_than","values":[1e999]}'), 103, "invalid values"),
         (read_with('{"path":"id","relation":"greater_than","values":[NaN]}'), 103, "NaN is not valid JSON"),
         (read_with('{"path":"id","relation":"in","values":[Infinity]}'), 103, "Infinity is not valid JSON"),
-        (create_with("Task", "sg_sort_order", "1" + "0" * 400), 104, "out of range"),
-        (create_with("Task", "sg_sort_order", "1e400"), 104, "out of range"),
-        (create_with("Task", "sg_sort_order", "NaN"), 103, "NaN is not valid JSON"),
-        (create_with("Task", "sg_sort_order", "-Infinity"), 103, "-Infinity is not valid JSON"),
+        (create_with("Version", "sg_movie_aspect_ratio", "1" + "0" * 400), 104, "out of range"),
+        (create_with("Version", "sg_movie_aspect_ratio", "1e400"), 104, "out of range"),
+        (create_with("Version", "sg_movie_aspect_ratio", "NaN"), 103, "NaN is not valid JSON"),
+        (create_with("Version", "sg_movie_aspect_ratio", "-Infinity"), 103, "-Infinity is not valid JSON"),
         (create_with("Shot", "sg_cut_in", "1" + "0" * 400), 104, "out of range"),
         (create_with("EventLogEntry", "meta", '{"a": [1e400]}', event_type="X"), 104, "not a finite number"),
     ],

@@ -151,7 +151,7 @@ def test_schema_methods(sg: Any) -> None:
     assert {"Project", "Shot", "Task", "Version", "Note", "EventLogEntry"} <= set(everything)
     assert "addressings_to" in everything["Note"]
     entities = sg.schema_entity_read()
-    assert entities["Step"]["name"]["value"] == "Pipeline Step"
+    assert entities["Step"]["name"]["value"] == "Step"
     with pytest.raises(shotgun_api3.Fault, match=r"Shot.nope doesn't exist"):
         sg.schema_field_read("Shot", "nope")
 
@@ -215,6 +215,7 @@ def test_in_process_site_api(fpt_emulator: FptEmulator, sg: Any) -> None:
 
 def test_writes_record_fields_as_the_site_understood_them(fpt_emulator: FptEmulator, sg: Any) -> None:
     fpt_emulator.site.schema.add_field("Shot", FieldDef("sg_delivery_at", "date_time", "Delivery"))
+    fpt_emulator.site.schema.add_field("Task", FieldDef("sg_sort_order", "float", "Sort Order"))
     paris = dt.timezone(dt.timedelta(hours=2))
     shot = sg.create(
         "Shot",

@@ -31,10 +31,10 @@ def test_create_writes_new_then_in_create_rows(sg: Any, fpt_emulator: FptEmulato
     rows = events_after(sg, 0)
     assert [(r["event_type"], r["attribute_name"]) for r in rows] == [
         ("Shotgun_Shot_New", None),
-        ("Shotgun_Shot_Change", "code"),
-        ("Shotgun_Shot_Change", "sg_status_list"),  # the server's default is logged too
+        ("Shotgun_Shot_Change", "code"),  # the fields in the schema's (alphabetical) order
         ("Shotgun_Shot_Change", "sg_sequence"),
-        ("Shotgun_Sequence_Change", "shots"),  # the other side of the connection
+        ("Shotgun_Sequence_Change", "shots"),  # the other side of the link
+        ("Shotgun_Shot_Change", "sg_status_list"),  # the server's default is logged too
     ]
     new = rows[0]
     assert new["meta"] == {"type": "new_entity", "entity_type": "Shot", "entity_id": shot["id"]}
@@ -57,17 +57,17 @@ def test_create_writes_new_then_in_create_rows(sg: Any, fpt_emulator: FptEmulato
         "new_value": "SH010",
         "in_create": True,
     }
-    assert rows[3]["meta"]["new_value"] == {
+    assert rows[2]["meta"]["new_value"] == {
         "type": "Sequence",
         "id": seq["id"],
         "name": "SQ010",
         "valid": "valid",
-        "status": "wtg",
+        "status": "ip",  # the stock Sequence status default
     }
-    back = rows[4]
+    back = rows[3]
     assert back["entity"]["id"] == seq["id"]
     assert back["meta"]["actual_attribute_changed"] == "Shot.sg_sequence"
-    assert back["meta"]["original_event_log_entry_id"] == rows[3]["id"]
+    assert back["meta"]["original_event_log_entry_id"] == rows[2]["id"]
     assert back["meta"]["in_create"] is True
     assert [a["id"] for a in back["meta"]["added"]] == [shot["id"]]
     assert back["meta"]["removed"] == []
@@ -92,7 +92,7 @@ def test_update_logs_changed_fields_only(sg: Any) -> None:
 
 
 def test_multi_entity_changes_log_added_and_removed(sg: Any) -> None:
-    people = sg.find("HumanUser", [["department", "is", "Animation"]])
+    people = sg.find("HumanUser", [["department.Department.name", "is", "Animation"]])
     note = sg.create(
         "Note", {"subject": "hi", "content": "body", "project": PROJECT, "addressings_to": people}
     )
@@ -102,7 +102,7 @@ def test_multi_entity_changes_log_added_and_removed(sg: Any) -> None:
     assert [a["id"] for a in to_row["meta"]["added"]] == [p["id"] for p in people]
     assert to_row["meta"]["in_create"] is True
     mark = rows[-1]["id"]
-    other = sg.find_one("HumanUser", [["department", "is", "Comp"]])
+    other = sg.find_one("HumanUser", [["department.Department.name", "is", "Comp"]])
     sg.update("Note", note["id"], {"addressings_to": [other]})
     change = events_after(sg, mark)[0]
     assert [a["id"] for a in change["meta"]["added"]] == [other["id"]]

@@ -275,7 +275,7 @@ def test_return_only_and_archived_projects(fpt_emulator: FptEmulator, sg: Any) -
         ([["code", "is", 5]], "invalid values"),
         ([["sg_cut_in", "between", [1]]], "invalid values"),
         ([["sg_sequence", "is", {"type": "Sequence"}]], "invalid values"),
-        ([["image", "is", None]], "cannot be used in a filter"),
+        ([["image", "is", "http://thumbnail"]], "invalid values"),  # only "has one or not"
         ([["nope", "is", 1]], "Shot.nope doesn't exist"),
         ([["code", "bogus", "x"]], "does not support the 'bogus' relation"),
     ],

@@ -176,7 +176,7 @@ def test_concurrent_writers_keep_each_entitys_events_in_order(fpt_emulator: FptE
     activity.held_commit_rate = 0.3
     activity.held_commit_seconds = 0.05
     activity.start(200)
-    statuses = ["wtg", "rdy", "ip", "rev", "fin"]
+    statuses = ["wtg", "rdy", "ip", "hld", "fin"]
     errors: list[BaseException] = []
     snapshots: list[list[dict[str, Any]]] = []
 

@@ -148,3 +148,39 @@ def test_the_skipped_resource_types_exist_as_the_template_defines_them(stack: Em
     mappings = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
     assert len(mappings) == len(stack.outputs.plugins)
     assert {m["FunctionResponseTypes"][0] for m in mappings} == {"ReportBatchItemFailures"}
+
+
+def test_the_doorbell_stack_wires_webhook_to_poller(
+    fpt_emulator: FptEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.webhook import app as webhook_app
+    from shotgun_events.webhook import WebhookFunction, sign
+    from tests.integration.test_webhook_handler import delivery, function_url_event
+
+    stack = create_stack(TEMPLATE, "bell", {"ShotgunUrl": fpt_emulator.url, "EnableDoorbell": "true"})
+    webhook_env = stack.environment("WebhookFunction")
+    poller_env = stack.environment("PollerFunction")
+    queue_url = stack.physical["DoorbellQueue"]
+    assert poller_env["DOORBELL_QUEUE_URL"] == webhook_env["DOORBELL_QUEUE_URL"] == queue_url
+    # The stack generated the token; the operator reads it from the secret the output names.
+    token = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=webhook_env["WEBHOOK_SECRET_ID"])[
+            "SecretString"
+        ]
+    )["token"]
+    assert len(token) >= 32 and stack.extra_outputs["WebhookUrl"].startswith("http")
+    for name, value in webhook_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(webhook_app, "webhook", WebhookFunction())
+    body = delivery(4242)
+    signed = webhook_app.lambda_handler(
+        function_url_event(body, {"X-SG-SIGNATURE": sign(body, token)}), LambdaContextStub(5)
+    )
+    forged = webhook_app.lambda_handler(
+        function_url_event(body, {"X-SG-SIGNATURE": sign(body, "nope")}), LambdaContextStub(5)
+    )
+    assert (signed["statusCode"], forged["statusCode"]) == (200, 401)
+    rings = (
+        boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    )
+    assert [json.loads(m["Body"])["event_id"] for m in rings] == [4242]

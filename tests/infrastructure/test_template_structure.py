@@ -59,6 +59,9 @@ def test_every_queue_is_fifo_encrypted_kept_14_days_and_drains_to_a_fifo_dlq(
     for name, queue in queues.items():
         props = queue["Properties"]
         assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+        if name == "DoorbellQueue":  # rings, not events: disposable, so no DLQ and a minute's retention
+            assert queue["Condition"] == "DoorbellOn" and "RedrivePolicy" not in props
+            continue
         assert props["FifoQueue"] is True and props["MessageRetentionPeriod"] == 14 * 24 * 3600, name
         if name not in dlqs:
             assert props["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}, name
@@ -109,7 +112,7 @@ def test_tables_on_demand_encrypted_recoverable_with_the_contract_keys(translate
 
 def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_on_ok(translated: dict[str, Any]) -> None:
     alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 5 + 2 * len(deployed_plugins())
+    assert len(alarms) == 5 + 1 + 2 * len(deployed_plugins())  # poller, doorbell, per plugin
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}], name
@@ -119,7 +122,7 @@ def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_on_ok(translated: dic
 
 def test_every_function_logs_to_a_stack_log_group_with_retention(translated: dict[str, Any]) -> None:
     functions = resources_of(translated, "AWS::Lambda::Function")
-    assert len(functions) == 1 + len(deployed_plugins())
+    assert len(functions) == 1 + 1 + len(deployed_plugins())  # poller, webhook, per plugin
     for name, function in functions.items():
         props = function["Properties"]
         group = translated["Resources"][ref(props["LoggingConfig"]["LogGroup"])]
@@ -162,6 +165,8 @@ def test_each_function_reads_only_its_own_secret(translated: dict[str, Any]) -> 
     for name, role in resources_of(translated, "AWS::IAM::Role").items():
         for statement in _statements(role):
             if statement.get("Action") == "secretsmanager:GetSecretValue":
+                if statement["Resource"] == {"Ref": "WebhookTokenSecret"}:  # the stack's own: its exact ARN
+                    continue
                 resource = statement["Resource"]["Fn::Sub"]
                 assert resource.endswith("-??????"), name  # the suffix Secrets Manager adds
                 assert "${ShotgunSecretName}" in resource or "${PluginSecretPrefix}" in resource, name
@@ -186,6 +191,9 @@ def test_functions_get_the_env_contract(translated: dict[str, Any]) -> None:
     poller = functions["PollerFunction"]["Properties"]
     assert set(POLLER_ENV) <= set(poller["Environment"]["Variables"])
     plugin_names = set()
+    webhook = functions.pop("WebhookFunction")["Properties"]["Environment"]["Variables"]
+    assert set(webhook) >= {"WEBHOOK_SECRET_ID", "DOORBELL_QUEUE_URL"}
+    assert poller["Environment"]["Variables"]["DOORBELL_QUEUE_URL"]["Fn::If"][0] == "DoorbellOn"
     for name, function in functions.items():
         variables = function["Properties"]["Environment"]["Variables"]
         if name != "PollerFunction":

@@ -218,28 +218,46 @@ def test_crash_at_every_step_then_rerun_delivers_each_event_once_in_order(
 
 
 def test_two_pollers_at_once_lose_nothing_and_state_never_goes_back(pipeline: Pipeline) -> None:
-    # Two real threads polling the same site and table while events keep arriving.
+    # Two real threads polling the same site and table while events keep arriving. Their first
+    # loads meet at a barrier, so both hold the same version and one commit must lose: the
+    # collision is forced, not left to the scheduler. Each polls until the stored cursor has
+    # caught up (not for a fixed time), so a slow machine only makes it slower.
     import threading
     import time
 
     started = time.time()
     log = InMemoryEventLog(time.time)
     for i in range(1, 301):
-        log.add(event_at(FakeClock(started), i, ("Shot", i % 7)), visible_at=started + i * 0.004)
+        # The first page is visible from the start, so both first passes have something to commit.
+        visible_at = started + max(0, i - 20) * 0.004
+        log.add(event_at(FakeClock(started), i, ("Shot", i % 7)), visible_at=visible_at)
     dynamodb = Recording(pipeline.dynamodb, atomic=True)
     initialise(DynamoDBStateStore(pipeline.table, SITE, dynamodb), 0)
     sent: list[int] = []
+    first_loads = threading.Barrier(2, timeout=30)
 
     class Spy:
         def publish(self, messages: Sequence[EventMessage]) -> None:
             sent.extend(m.event_id for m in messages)
 
+    class MeetingStore(DynamoDBStateStore):
+        met = False
+
+        def load(self) -> VersionedState | None:
+            loaded = super().load()
+            if not self.met:
+                self.met = True
+                first_loads.wait()  # both pollers now hold the same version
+            return loaded
+
+    def caught_up() -> bool:
+        stored = DynamoDBStateStore(pipeline.table, SITE, pipeline.dynamodb).load()
+        return stored is not None and stored.state.cursor == 300
+
     def run() -> None:
-        deps = PollerDeps(
-            log, DynamoDBStateStore(pipeline.table, SITE, dynamodb), Spy(), time.time, time.sleep
-        )
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
+        deps = PollerDeps(log, MeetingStore(pipeline.table, SITE, dynamodb), Spy(), time.time, time.sleep)
+        deadline = time.monotonic() + 60.0
+        while not caught_up() and time.monotonic() < deadline:
             poll(deps, config(page_size=20, poll_interval=0.01, safety_margin=0.0), lambda: 0.0)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

@@ -99,7 +99,7 @@ def test_interrupted_deliveries_run_again_until_their_last_attempt(store: LocalS
     store.take_ready("a", limit=1, now=0)  # event 1's second attempt dies too
     again, dead = store.recover_interrupted(max_attempts=2)
     assert again == [] and [d.event_id for d in dead] == [1]
-    assert "the process stopped while it ran" in store.dead_letters()[0].reason
+    assert "the process stopped while it ran its last attempt (of 2)" in store.dead_letters()[0].reason
     assert store.in_flight() == []
 
 
@@ -107,6 +107,8 @@ def test_finished_through_is_the_lowest_event_still_waiting(store: LocalStore) -
     assert store.finished_through() is None
     store.save(PollState(cursor=40), None)
     assert store.finished_through() == 40
+    store.save(PollState(cursor=40, backlog={35: 1e10}), 1)  # event 35 has not arrived yet
+    assert store.finished_through() == 34
     store.enqueue([("a", message(12)), ("b", message(30))])
     assert store.finished_through() == 11
 

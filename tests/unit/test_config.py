@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shotgun_events.config import ConfigError, DispatchConfig, PollerConfig
+from shotgun_events.config import ConfigError, DispatchConfig, PollerConfig, WebhookConfig
 
 POLLER_ENV = {
     "SHOTGUN_URL": "https://studio.shotgrid.autodesk.com/",
@@ -76,3 +76,18 @@ def test_dispatch_config() -> None:
 def test_backlog_timeout_is_capped_so_the_state_item_always_fits() -> None:
     with pytest.raises(ConfigError, match="BACKLOG_TIMEOUT_SECONDS"):
         PollerConfig.from_env({**POLLER_ENV, "BACKLOG_TIMEOUT_SECONDS": "3601"})
+
+
+def test_doorbell_is_optional_for_the_poller() -> None:
+    assert PollerConfig.from_env(POLLER_ENV).doorbell_queue_url is None
+    assert PollerConfig.from_env({**POLLER_ENV, "DOORBELL_QUEUE_URL": " "}).doorbell_queue_url is None
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/doorbell"
+    assert PollerConfig.from_env({**POLLER_ENV, "DOORBELL_QUEUE_URL": url}).doorbell_queue_url == url
+
+
+@pytest.mark.parametrize("missing", ["WEBHOOK_SECRET_ID", "DOORBELL_QUEUE_URL"])
+def test_webhook_config_names_what_is_missing(missing: str) -> None:
+    env = {"WEBHOOK_SECRET_ID": "fpt/webhook", "DOORBELL_QUEUE_URL": "https://sqs/doorbell"}
+    assert WebhookConfig.from_env(env) == WebhookConfig("fpt/webhook", "https://sqs/doorbell")
+    with pytest.raises(ConfigError, match=missing):
+        WebhookConfig.from_env({k: v for k, v in env.items() if k != missing})
