@@ -117,11 +117,23 @@ class StackSettings:
     @classmethod
     def read(cls) -> StackSettings:
         from shotgun_events.config import PollerConfig
+        from shotgun_events_tools.stack.resolve import Resolver
         from shotgun_events_tools.stack.translate import load_template
 
         template = load_template(TEMPLATE)
         parameters = {k: v.get("Default") for k, v in template["Parameters"].items()}
-        resources = template["Resources"]
+        defaults = {k: str(v) for k, v in parameters.items() if v is not None}
+
+        def unavailable(logical: str, name: str) -> str:
+            raise KeyError(logical)
+
+        conditions = Resolver(template, defaults, unavailable)
+        # What a stack with the template's defaults has (the doorbell, for one, is off by default).
+        resources = {
+            logical: r
+            for logical, r in template["Resources"].items()
+            if "Condition" not in r or conditions.condition(r["Condition"])
+        }
         rate = str(parameters["ScheduleRateMinutes"])
         schedule = template["Mappings"]["PollerSchedule"][rate]
         plugin_prefixes = [
@@ -131,22 +143,23 @@ class StackSettings:
         ]
         alarms = [logical for logical, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"]
         plugin_alarms = [a for a in alarms if any(a.startswith(p) for p in plugin_prefixes)]
-        defaults = tomllib.loads((ROOT / "plugins" / "stack.toml").read_text())["defaults"]
-        defaults_config = PollerConfig("https://site.example", "s", "t", "arn")
+        plugin_defaults = tomllib.loads((ROOT / "plugins" / "stack.toml").read_text())["defaults"]
+        poller_defaults = PollerConfig("https://site.example", "s", "t", "arn")
         return cls(
             poller_memory_mb=int(parameters["PollerMemorySize"]),
             poller_timeout_s=float(schedule["Timeout"]),
             poller_runs_per_month=HOURS_PER_MONTH * 60 / int(rate),
             poll_interval_s=float(parameters["PollIntervalSeconds"]),
-            safety_margin_s=defaults_config.safety_margin,
-            plugin_memory_mb=int(defaults["memory"]),
-            plugin_batch_size=int(defaults["batch_size"]),
+            safety_margin_s=poller_defaults.safety_margin,
+            plugin_memory_mb=int(plugin_defaults["memory"]),
+            plugin_batch_size=int(plugin_defaults["batch_size"]),
             log_retention_days=int(parameters["LogRetentionDays"]),
             fixed_alarms=len(alarms) - len(plugin_alarms),
             alarms_per_plugin=len(plugin_alarms) / max(1, len(plugin_prefixes)),
             dashboards=sum(r["Type"] == "AWS::CloudWatch::Dashboard" for r in resources.values()),
             kms_keys=sum(r["Type"] == "AWS::KMS::Key" for r in resources.values()),
-            secrets_fixed=1,  # the poller's script user (ShotgunSecretName)
+            # The poller's script user (ShotgunSecretName, made by hand) and the stack's own.
+            secrets_fixed=1 + sum(r["Type"] == "AWS::SecretsManager::Secret" for r in resources.values()),
             tables_with_pitr=sum(
                 r["Type"] == "AWS::DynamoDB::Table"
                 and r["Properties"]
