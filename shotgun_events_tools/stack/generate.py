@@ -273,13 +273,10 @@ def plugin_resources(plugin: StackPlugin) -> dict[str, Any]:
                                     "Resource": _arn(queue),
                                 },
                                 {
+                                    # The effect-once ledger: a read before a callback, the
+                                    # completion written after it (an upsert).
                                     "Effect": "Allow",
-                                    "Action": [
-                                        "dynamodb:GetItem",
-                                        "dynamodb:PutItem",
-                                        "dynamodb:UpdateItem",
-                                        "dynamodb:DeleteItem",
-                                    ],
+                                    "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                                     "Resource": _arn("IdempotencyTable"),
                                 },
                                 {
