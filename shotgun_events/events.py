@@ -159,13 +159,16 @@ def _json_default(value: Any) -> Any:
     return str(value)  # an exotic value (date, Decimal, ...) is kept as text rather than losing the event
 
 
-def encode_event(event: Event) -> EventMessage:
-    """The SNS message for one event: the full body if it fits, else a reference to re-read."""
+def encode_event(event: Event, extra_attributes: dict[str, str] | None = None) -> EventMessage:
+    """The SNS message for one event: the full body if it fits, else a reference to re-read.
+
+    `extra_attributes` (an operator's replay id) travel with it and count towards its size.
+    """
     event_id = event_id_of(event)
     body = {field: event.get(field) for field in EVENT_FIELDS}
     body["created_at"] = format_created_at(body["created_at"])
     body["type"] = EVENT_TYPE
-    attributes = message_attributes(event)
+    attributes = {**message_attributes(event), **(extra_attributes or {})}
     message = EventMessage(
         event_id=event_id,
         # ASCII escapes: a lone surrogate or U+FFFE in FPT text can neither be UTF-8 encoded nor sent to SQS.

@@ -40,7 +40,10 @@ class _SafeUnpickler(pickle.Unpickler):
 def read_daemon_state(path: Path, now: float) -> PollState:
     """The state to start from: the lowest last id of all plugins (so no plugin misses an event)
     and their backlogs merged, each id keeping its latest expiry."""
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DaemonStateError(f"cannot read daemon state file {path}: {exc.strerror}") from None
     if not raw:
         raise DaemonStateError(f"daemon state file {path} is empty")
     try:

@@ -62,7 +62,7 @@ def load_or_start(deps: PollerDeps) -> VersionedState:
     if current is not None:
         return current
     newest = deps.event_log.newest_id() or 0
-    # Loud on purpose: anything before this id is skipped (`shotgun-events init-state` sets another start).
+    # Loud on purpose: anything before this id is skipped (`shotgun-events init` sets another start).
     logger.warning("no poller state: starting after the newest event", extra={"cursor": newest})
     state = PollState(cursor=newest)
     return VersionedState(state=state, version=deps.store.save(state, None))
