@@ -478,11 +478,7 @@ def print_bill(s: StackSettings, m: Measured, fpt_seconds: float) -> None:
     print(f"{'Target':<{width}}{targets}")
     print(f"{'Ratio (total / target)':<{width}}{ratios}")
     for n in SCENARIOS:
-        details = [
-            w.split(" (")[1].rstrip(")")
-            for _, w, _ in bills[n][1]
-            if "(" in w and any(c.isdigit() for c in w)
-        ]
+        details = [f"{svc} {w}" for svc, w, _ in bills[n][1] if "(" in w and any(c.isdigit() for c in w)]
         print(f"  at {_label(n)}: {'; '.join(details)}")
     marginal = _marginal(s, m, fpt_seconds)
     print(f"\nMarginal cost of 1M (plugin, event) deliveries, at 1M events/day: ${marginal:.2f}")
