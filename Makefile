@@ -56,9 +56,12 @@ build: $(STAMP) $(SAM)
 	$(BIN)/shotgun-events generate-template --check
 	$(SAM) build
 
-bench: $(STAMP)
+# The benchmarks (README: Performance); `make bench BENCH_ARGS=--quick` for the short runs.
+bench: $(STAMP) $(SAM)
 	$(BIN)/python bench/poller_catchup.py
 	$(BIN)/python bench/doorbell_latency.py
+	SAM_CLI=$(SAM) $(BIN)/python bench/footprint.py $(BENCH_ARGS)
+	$(BIN)/python bench/cost.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam build dist *.egg-info

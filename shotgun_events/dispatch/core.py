@@ -52,7 +52,7 @@ from shotgun_events.observability import count_fpt_error, logger
 from shotgun_events.plugins.loader import Plugin
 from shotgun_events.plugins.logs import log_context
 from shotgun_events.plugins.matching import matches
-from shotgun_events.plugins.metrics import MetricsSink, emf_metrics
+from shotgun_events.plugins.metrics import MetricsSink, emf_metrics, flush_metrics
 from shotgun_events.plugins.registrar import Registration
 
 if TYPE_CHECKING:
@@ -196,8 +196,6 @@ class PluginDispatcher:
         A failed record holds back the later records of its message group (its entity) only; each
         record held back is logged with the failed record it waits behind.
         """
-        if self._ledger is not None:
-            self._ledger.start_invocation(context)
         self._context = context
         state = _BatchState()
 
@@ -215,10 +213,13 @@ class PluginDispatcher:
         processor = SqsFifoPartialProcessor(skip_group_on_error=True)
         # Always answer with the partial-failure shape, even when every record failed.
         processor.raise_on_entire_batch_failure = False
-        response = process_partial_response(
-            event=batch, record_handler=record_handler, processor=processor, context=context
-        )
-        self._report_held_back(batch, response, state)
+        try:
+            response = process_partial_response(
+                event=batch, record_handler=record_handler, processor=processor, context=context
+            )
+            self._report_held_back(batch, response, state)
+        finally:
+            flush_metrics(self._metrics)  # one EMF document for the batch
         return response
 
     def _report_held_back(
@@ -455,7 +456,9 @@ class PluginDispatcher:
         started = self._clock()
         if isinstance(created_at, datetime):
             delay = max(0.0, started - created_at.timestamp()) * 1000
-            self._count("ProcessingDelay", delay, MetricUnit.Milliseconds)
+            self._count(
+                "ProcessingDelay", round(delay, 1), MetricUnit.Milliseconds
+            )  # 0.1 ms: fewer log bytes
         with log_context(plugin=self.plugin.name, callback=registration.name, event_id=event_id):
             try:
                 registration.callback(sg, callback_logger, event, registration.args)
@@ -471,7 +474,8 @@ class PluginDispatcher:
                 self._count("Processed")
                 return {"status": ERROR_IGNORED}
             finally:
-                self._count("CallbackDuration", (self._clock() - started) * 1000, MetricUnit.Milliseconds)
+                duration = round((self._clock() - started) * 1000, 1)
+                self._count("CallbackDuration", duration, MetricUnit.Milliseconds)
         self._count("Processed")
         return {"status": COMPLETED}
 

@@ -118,7 +118,9 @@ def _report(result: PassResult, now: float, backlog_found: int) -> None:
         )
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(result.to_publish))
     metrics.add_metric(name="BacklogSize", unit=MetricUnit.Count, value=len(result.state.backlog))
-    metrics.add_metric(name="EventsGivenUp", unit=MetricUnit.Count, value=len(result.given_up))
+    # Zeros would bill these metrics every hour for nothing: their alarms read missing data as OK.
+    if result.given_up:
+        metrics.add_metric(name="EventsGivenUp", unit=MetricUnit.Count, value=len(result.given_up))
     overflowed = sum(map(len, result.overflow))
     if overflowed:
         metrics.add_metric(name="BacklogOverflow", unit=MetricUnit.Count, value=overflowed)
