@@ -52,13 +52,20 @@ demo: $(STAMP)
 template: $(STAMP)
 	$(BIN)/shotgun-events generate-template
 
+# Lambda's /var/task is read-only: without bytecode in the artifact every cold start compiles it
+# again (README: Footprint). unchecked-hash: the .pyc is used whatever the files' times are.
 build: $(STAMP) $(SAM)
 	$(BIN)/shotgun-events generate-template --check
 	$(SAM) build
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "bytecode must be compiled by Python 3.11, the functions runtime")'
+	$(BIN)/python -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
-bench: $(STAMP)
+# The benchmarks (README: Performance); `make bench BENCH_ARGS=--quick` for the short runs.
+bench: $(STAMP) $(SAM)
 	$(BIN)/python bench/poller_catchup.py
 	$(BIN)/python bench/doorbell_latency.py
+	SAM_CLI=$(SAM) $(BIN)/python bench/footprint.py $(BENCH_ARGS)
+	$(BIN)/python bench/cost.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam build dist *.egg-info

@@ -27,6 +27,9 @@ EVENT_FIELDS = (
 EVENT_TYPE = "EventLogEntry"
 REFERENCE_TYPE = "EventLogEntryReference"
 SITE_GROUP = "site"
+# The SQS message attribute an operator's replay (`shotgun-events replay`) sets to its replay id:
+# dispatch adds it to the effect-once key, so a replay runs callbacks that completed before, once.
+REPLAY_ATTRIBUTE = "replay_id"
 
 # SNS counts body plus attribute names, types and values against 256 KiB, per message and per batch.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -156,13 +159,16 @@ def _json_default(value: Any) -> Any:
     return str(value)  # an exotic value (date, Decimal, ...) is kept as text rather than losing the event
 
 
-def encode_event(event: Event) -> EventMessage:
-    """The SNS message for one event: the full body if it fits, else a reference to re-read."""
+def encode_event(event: Event, extra_attributes: dict[str, str] | None = None) -> EventMessage:
+    """The SNS message for one event: the full body if it fits, else a reference to re-read.
+
+    `extra_attributes` (an operator's replay id) travel with it and count towards its size.
+    """
     event_id = event_id_of(event)
     body = {field: event.get(field) for field in EVENT_FIELDS}
     body["created_at"] = format_created_at(body["created_at"])
     body["type"] = EVENT_TYPE
-    attributes = message_attributes(event)
+    attributes = {**message_attributes(event), **(extra_attributes or {})}
     message = EventMessage(
         event_id=event_id,
         # ASCII escapes: a lone surrogate or U+FFFE in FPT text can neither be UTF-8 encoded nor sent to SQS.

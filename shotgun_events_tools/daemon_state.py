@@ -43,7 +43,7 @@ def read_daemon_state(path: Path, now: float) -> PollState:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DaemonStateError(f"daemon state file {path} cannot be read: {exc.strerror or exc}") from None
+        raise DaemonStateError(f"cannot read daemon state file {path}: {exc.strerror}") from None
     if not raw:
         raise DaemonStateError(f"daemon state file {path} is empty")
     try:

@@ -11,12 +11,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shotgun_events.dispatch import DispatchFunction
-from shotgun_events.observability import logger, tracer
+from shotgun_events.observability import log_invocation, traced
 
 dispatch = DispatchFunction()  # builds nothing until the first invocation
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@log_invocation
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(dispatch(event, context))

@@ -12,7 +12,7 @@ from shotgun_events.config import PollerConfig
 from shotgun_events.doorbell import SqsDoorbell
 from shotgun_events.event_log import FptEventLog
 from shotgun_events.fpt import FptConnections, FptError, RetryPolicy, SecretReader
-from shotgun_events.observability import count_fpt_error, logger, metrics, tracer
+from shotgun_events.observability import count_fpt_error, log_invocation, logger, metrics, traced
 from shotgun_events.poller import PollerDeps, poll
 from shotgun_events.poller.publisher import SnsPublisher
 from shotgun_events.poller.state_store import DynamoDBStateStore
@@ -35,9 +35,9 @@ def _doorbell(queue_url: str) -> SqsDoorbell:
     return SqsDoorbell(queue_url, boto3.client("sqs"))
 
 
-@logger.inject_lambda_context(clear_state=True)
+@log_invocation
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def time_left() -> float:
         return context.get_remaining_time_in_millis() / 1000

@@ -1,19 +1,27 @@
 """Effect once: a record of each (plugin, callback, event id) that completed.
 
-Built on Powertools idempotency (`idempotent_function`), with DynamoDB in Lambda (table with
-partition key `id`) or memory elsewhere. A callback that raises leaves no record (Powertools deletes
-its "in progress" marker), so it runs again on the retry; one that completed is not run again
-for `expires_after_seconds` (14 days, SQS's longest retention, so anything still queued or
-redriven from a DLQ is covered).
+Kept in a Powertools idempotency persistence layer: DynamoDB in Lambda (partition key `id`, TTL
+attribute `expiration`), memory or the local store elsewhere. Keys and records are Powertools'
+own (`<key prefix>#<md5 of the effect>`, status `COMPLETED`, `expiration`, the result in `data`),
+so records written through `idempotent_function` by earlier versions are read the same way.
 
-"In progress" after a crash: while a callback runs, its record is INPROGRESS with an expiry equal
-to the invocation's deadline (the Lambda context's remaining time, or `DEFAULT_DEADLINE_MS`
-outside Lambda). If the function dies mid-callback (timeout, out of memory), a redelivery before
-that deadline fails with "already in progress" and is retried later; after it, the callback runs
-again. So a callback interrupted mid-run runs at least once more: whether its FPT writes happened
-cannot be known, and running again is the daemon's behaviour after a crash too. With the queue's
-visibility timeout at least the function timeout (6x is AWS's advice), the redelivery normally
-arrives after the deadline and simply runs.
+Two requests per callback that runs, one per callback already done:
+
+1. a strongly consistent read of its record: a completed, unexpired one means "already done";
+2. after the callback returned, one write of the completion record, kept for
+   `expires_after_seconds` (14 days, SQS's longest retention, so anything still queued or redriven
+   from a DLQ is covered).
+
+Nothing is written before the callback runs. No second run of the same message can start while
+one is under way: SQS FIFO hands a message group (the event's entity) to one receiver at a time,
+and does not hand the message out again before its visibility timeout, which the stack sets to 6x
+the function timeout, so the invocation that had it is over. A callback that raises, or whose
+function dies mid-run (timeout, out of memory), leaves no record: the retry runs it again. It runs
+at least once: whether an interrupted callback's FPT writes happened cannot be known, and running
+it again is the daemon's behaviour after a crash too.
+
+An "in progress" record (left by a version that wrote one before running) still holds the effect
+until its deadline: `IdempotencyAlreadyInProgressError`, the record is retried.
 """
 
 from __future__ import annotations
@@ -21,37 +29,29 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
-    idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
     IdempotencyPersistenceLayerError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
 IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 3600
-DEFAULT_DEADLINE_MS = 15 * 60 * 1000  # Lambda's longest timeout
-
-
-class _Deadline:
-    """Stands in for a Lambda context outside Lambda: a fixed time budget from now."""
-
-    def __init__(self, millis: int):
-        self._deadline = time.monotonic() + millis / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+COMPLETED = STATUS_CONSTANTS["COMPLETED"]
+INPROGRESS = STATUS_CONSTANTS["INPROGRESS"]
+STORE_ERRORS = (ClientError, BotoCoreError, IdempotencyPersistenceLayerError)
 
 
 class LedgerUnavailable(RuntimeError):
@@ -59,7 +59,10 @@ class LedgerUnavailable(RuntimeError):
 
 
 class EffectLedger:
-    """Runs a function at most once per effect key until it completes (see the module docstring)."""
+    """Runs a function at most once per effect key until it completes (see the module docstring).
+
+    One persistence layer per key prefix: Powertools keeps the prefix on the layer itself.
+    """
 
     def __init__(
         self,
@@ -67,50 +70,44 @@ class EffectLedger:
         key_prefix: str,
         expires_after_seconds: int = IDEMPOTENCY_TTL_SECONDS,
     ):
-        self._config = IdempotencyConfig(
-            expires_after_seconds=expires_after_seconds,
-            raise_on_no_idempotency_key=True,
+        config = IdempotencyConfig(
+            expires_after_seconds=expires_after_seconds, raise_on_no_idempotency_key=True
         )
-        self._run = idempotent_function(
-            self._call,
-            data_keyword_argument="effect",
-            persistence_store=persistence,
-            config=self._config,
-            key_prefix=key_prefix,
-        )
-
-        self._lambda_context: LambdaContext | None = None
+        persistence.configure(config, key_prefix=key_prefix)
+        self._persistence = persistence
         table = getattr(persistence, "table_name", None)
         self._store = f"effect-once table {table!r} (IDEMPOTENCY_TABLE)" if table else "effect-once store"
-
-    def start_invocation(self, context: LambdaContext | None) -> None:
-        """Bind "in progress" expiry to this invocation's deadline (None: outside Lambda)."""
-        self._lambda_context = context
-
-    @staticmethod
-    def _call(*, effect: dict[str, Any], body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        return body()
 
     def run(self, effect: dict[str, Any], body: Callable[[], dict[str, Any]]) -> tuple[bool, dict[str, Any]]:
         """(ran, result): ran is False when the effect had already completed (result is the stored one).
 
-        Raises what `body` raises (no record is kept), `IdempotencyAlreadyInProgressError` when another
-        execution holds the effect, `LedgerUnavailable` (naming the table) when the store fails.
+        Raises what `body` raises (no record is kept), `IdempotencyAlreadyInProgressError` when an
+        unexpired "in progress" record holds the effect, and `LedgerUnavailable` (naming the table)
+        when the store fails.
         """
-        ran = False
-
-        def tracked() -> dict[str, Any]:
-            nonlocal ran
-            ran = True
-            return body()
-
-        deadline = self._lambda_context or _Deadline(DEFAULT_DEADLINE_MS)
-        self._config.register_lambda_context(cast("LambdaContext", deadline))
+        record = self._record(effect)
+        if record is not None and record.status == COMPLETED:
+            return False, record.response_json_as_dict() or {}
+        if record is not None and record.status == INPROGRESS:
+            deadline = record.in_progress_expiry_timestamp
+            if deadline is None or deadline > int(time.time() * 1000):
+                raise IdempotencyAlreadyInProgressError(
+                    f"effect {record.idempotency_key} is in progress in another execution"
+                )
+        result = body()
         try:
-            result = self._run(effect=effect, body=tracked)
-        except IdempotencyPersistenceLayerError as exc:
-            raise LedgerUnavailable(f"{self._store} failed: {exc}") from exc
-        return ran, result if isinstance(result, dict) else {}
+            self._persistence.save_success(effect, result)
+        except STORE_ERRORS as exc:
+            raise LedgerUnavailable(f"{self._store} failed to record a completion: {exc}") from exc
+        return True, result
+
+    def _record(self, effect: dict[str, Any]) -> DataRecord | None:
+        try:
+            return self._persistence.get_record(effect)
+        except IdempotencyItemNotFoundError:
+            return None
+        except STORE_ERRORS as exc:
+            raise LedgerUnavailable(f"{self._store} could not be read: {exc}") from exc
 
 
 def dynamodb_persistence(table_name: str, client: DynamoDBClient | None = None) -> DynamoDBPersistenceLayer:

@@ -23,7 +23,7 @@ from shotgun_events.dispatch.ledger import EffectLedger, dynamodb_persistence
 from shotgun_events.fpt import FptConnections, SecretReader
 from shotgun_events.observability import logger
 from shotgun_events.plugins.loader import PluginNotFound, load_named_plugin
-from shotgun_events.plugins.metrics import MetricsSink, emf_metrics
+from shotgun_events.plugins.metrics import MetricsSink, emf_metrics, flush_metrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -189,6 +189,7 @@ class DispatchFunction:
         self, batch: dict[str, Any], context: LambdaContext | None = None
     ) -> PartialItemFailureResponse:
         environ = os.environ if self._environ is None else self._environ
+        metrics = self._metrics or emf_metrics()
         try:
             config = DispatchConfig.from_env(environ)
             dispatcher = self.dispatcher(config)
@@ -198,6 +199,8 @@ class DispatchFunction:
                 f"dispatch cannot run plugin {plugin}: {exc}; the batch is left in the queue",
                 extra={"plugin": plugin, "error_type": type(exc).__name__},
             )
-            (self._metrics or emf_metrics()).add(plugin, "DispatchSetupFailures", 1, MetricUnit.Count)
+            metrics.add(plugin, "DispatchSetupFailures", 1, MetricUnit.Count)
             return fail_all(batch)
+        finally:
+            flush_metrics(metrics)  # setup's own (PluginLoadFailures, DispatchSetupFailures)
         return dispatcher.handle_batch(batch, context)

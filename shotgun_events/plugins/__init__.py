@@ -11,7 +11,13 @@ from shotgun_events.plugins.loader import (
 )
 from shotgun_events.plugins.logs import callback_logger, log_context, plugin_logger
 from shotgun_events.plugins.matching import filter_policy, matches, validate_match_events
-from shotgun_events.plugins.metrics import EmfMetrics, MetricsSink, RecordedMetrics, emf_metrics
+from shotgun_events.plugins.metrics import (
+    EmfMetrics,
+    MetricsSink,
+    RecordedMetrics,
+    emf_metrics,
+    flush_metrics,
+)
 from shotgun_events.plugins.registrar import Registrar, Registration, callable_name
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "emf_metrics",
     "filter_policy",
     "find_plugin",
+    "flush_metrics",
     "load_named_plugin",
     "load_plugin",
     "load_plugins",

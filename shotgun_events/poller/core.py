@@ -62,7 +62,7 @@ def load_or_start(deps: PollerDeps) -> VersionedState:
     if current is not None:
         return current
     newest = deps.event_log.newest_id() or 0
-    # Loud on purpose: anything before this id is skipped (`shotgun-events init-state` sets another start).
+    # Loud on purpose: anything before this id is skipped (`shotgun-events init` sets another start).
     logger.warning("no poller state: starting after the newest event", extra={"cursor": newest})
     state = PollState(cursor=newest)
     return VersionedState(state=state, version=deps.store.save(state, None))
@@ -123,7 +123,9 @@ def _report(result: PassResult, now: float, backlog_found: int) -> None:
         )
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(result.to_publish))
     metrics.add_metric(name="BacklogSize", unit=MetricUnit.Count, value=len(result.state.backlog))
-    metrics.add_metric(name="EventsGivenUp", unit=MetricUnit.Count, value=len(result.given_up))
+    # Zeros would bill these metrics every hour for nothing: their alarms read missing data as OK.
+    if result.given_up:
+        metrics.add_metric(name="EventsGivenUp", unit=MetricUnit.Count, value=len(result.given_up))
     overflowed = sum(map(len, result.overflow))
     if overflowed:
         metrics.add_metric(name="BacklogOverflow", unit=MetricUnit.Count, value=overflowed)

@@ -47,6 +47,35 @@ def free_port(requested: int = 0, what: str = "port") -> int:
         return int(probe.getsockname()[1])
 
 
+def create_secrets(
+    stack: EmbeddedStack, emulator: FptEmulator, plugins_dir: Path, workdir: Path
+) -> dict[str, str]:
+    """The stack's secrets on moto, for script users added to the emulator: the poller's, and per
+    plugin the variables its source names (plus `SHOT_DIRECTORIES_ROOT` under `workdir`).
+
+    Returns plugin -> its script user's name.
+    """
+    from shotgun_events_tools.script_users import default_script_env, script_env_names
+
+    secrets = stack.client("secretsmanager")
+    emulator.add_script(*POLLER_SCRIPT)
+    poller_env = stack.environment("PollerFunction")
+    secrets.create_secret(
+        Name=poller_env["SHOTGUN_SECRET_ID"],
+        SecretString=json.dumps({"script_name": POLLER_SCRIPT[0], "api_key": POLLER_SCRIPT[1]}),
+    )
+    scripts: dict[str, str] = {}
+    for name, outputs in stack.outputs.plugins.items():
+        values = default_script_env(script_env_names((plugins_dir / f"{name}.py").read_text()))
+        for env_name in sorted(k for k in values if k.endswith("_NAME")):
+            emulator.add_script(values[env_name], values[env_name.removesuffix("_NAME") + "_KEY"])
+            scripts[name] = values[env_name]
+        values["SHOT_DIRECTORIES_ROOT"] = str(workdir / "shots")
+        environ = stack.environment(stack.function_logical_id(outputs.function_name))
+        secrets.create_secret(Name=environ["PLUGIN_SECRET_ID"], SecretString=json.dumps(values))
+    return scripts
+
+
 @dataclass
 class CallbackRecord:
     """What ran: per (plugin, callback) the event ids started and completed, and the delays."""
@@ -164,7 +193,9 @@ class EmbeddedPipeline:
             endpoint_url=self.endpoint_url,
             session=self.session,
         )
-        self._create_secrets(self.stack)
+        self.scripts = create_secrets(
+            self.stack, self.emulator, self.template.parent / "plugins", self.workdir
+        )
         for name in self.stack.outputs.plugins:
             self.plugins[name] = self._start_plugin(self.stack, name)
         if self.doorbell:
@@ -175,27 +206,6 @@ class EmbeddedPipeline:
         """The poller's schedule begins (after the caller has set where it starts)."""
         self._poller = threading.Thread(target=self._schedule, name="poller-schedule", daemon=True)
         self._poller.start()
-
-    def _create_secrets(self, stack: EmbeddedStack) -> None:
-        from shotgun_events_tools.script_users import default_script_env, script_env_names
-
-        secrets = stack.client("secretsmanager")
-        self.emulator.add_script(*POLLER_SCRIPT)
-        poller_env = stack.environment("PollerFunction")
-        secrets.create_secret(
-            Name=poller_env["SHOTGUN_SECRET_ID"],
-            SecretString=json.dumps({"script_name": POLLER_SCRIPT[0], "api_key": POLLER_SCRIPT[1]}),
-        )
-        plugins_dir = self.template.parent / "plugins"
-        for name, outputs in stack.outputs.plugins.items():
-            values = default_script_env(script_env_names((plugins_dir / f"{name}.py").read_text()))
-            names = sorted(k for k in values if k.endswith("_NAME"))
-            for env_name in names:
-                self.emulator.add_script(values[env_name], values[env_name.removesuffix("_NAME") + "_KEY"])
-                self.scripts[name] = values[env_name]
-            values["SHOT_DIRECTORIES_ROOT"] = str(self.workdir / "shots")
-            environ = stack.environment(stack.function_logical_id(outputs.function_name))
-            secrets.create_secret(Name=environ["PLUGIN_SECRET_ID"], SecretString=json.dumps(values))
 
     def _start_webhook(self, stack: EmbeddedStack) -> None:
         """The webhook function at a local Function URL, and the emulator's webhook pointing at it."""

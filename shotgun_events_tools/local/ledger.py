@@ -1,13 +1,16 @@
 """The effect-once ledger in the local store: a Powertools idempotency persistence layer on SQLite.
 
-The dispatch core's `EffectLedger` runs on it unchanged. A record is written only if there is none,
-or it expired, or it is "in progress" past its deadline: the conditions the DynamoDB layer puts in
-its `ConditionExpression`, checked here inside one write transaction.
+The dispatch core's `EffectLedger` runs on it unchanged: it reads a record (`_get_record`) before a
+callback and writes the completion (`_update_record`, an upsert as DynamoDB's UpdateItem is) after
+it. The conditional put (`_put_record`: only if there is no record, or it expired, or it is "in
+progress" past its deadline, the DynamoDB layer's `ConditionExpression`, checked here inside one
+write transaction) completes the Powertools layer.
 
-One `run` holds the store alone (its lock), so at start every "in progress" record belongs to a
-process that is gone: `clear_in_progress` drops them, and the interrupted callbacks run again at
-once instead of waiting for a deadline (they ran at least once; whether their writes happened
-cannot be known, as after a Lambda timeout).
+"In progress" records are what earlier versions wrote before each callback. One `run` holds the
+store alone (its lock), so at start every such record belongs to a process that is gone:
+`clear_in_progress` drops them, and those callbacks run again at once instead of waiting for a
+deadline (they ran at least once; whether their writes happened cannot be known, as after a
+Lambda timeout).
 """
 
 from __future__ import annotations

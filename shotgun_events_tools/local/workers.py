@@ -31,8 +31,7 @@ from shotgun_events_tools.local.event_source import InvocationContext, failed_id
 from shotgun_events_tools.local.logs import ErrorNotes
 from shotgun_events_tools.local.store import Delivery, LocalStore
 
-# The "in progress" deadline of a callback's effect-once record (Lambda's longest timeout). Only
-# another process could wait on it, and the store's lock allows none (see `local.ledger`).
+# The deadline of one batch's invocation (Lambda's longest timeout): what FPT re-reads retry within.
 INVOCATION_SECONDS = 15 * 60
 LONGEST_WAIT = 1.0  # the scheduler looks at the store at least this often
 

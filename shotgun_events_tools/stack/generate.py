@@ -45,7 +45,7 @@ class PluginSettings:
     """How one plugin's function and queue are sized (`plugins/stack.toml`)."""
 
     timeout: int = 60
-    memory: int = 256
+    memory: int = 128
     max_concurrency: int = 10
     batch_size: int = 10
 
@@ -273,13 +273,10 @@ def plugin_resources(plugin: StackPlugin) -> dict[str, Any]:
                                     "Resource": _arn(queue),
                                 },
                                 {
+                                    # The effect-once ledger: a read before a callback, the
+                                    # completion written after it (an upsert).
                                     "Effect": "Allow",
-                                    "Action": [
-                                        "dynamodb:GetItem",
-                                        "dynamodb:PutItem",
-                                        "dynamodb:UpdateItem",
-                                        "dynamodb:DeleteItem",
-                                    ],
+                                    "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                                     "Resource": _arn("IdempotencyTable"),
                                 },
                                 {

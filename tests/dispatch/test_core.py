@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from shotgun_events.dispatch import (
@@ -26,7 +25,7 @@ from shotgun_events.events import MalformedEvent, encode_event
 from shotgun_events.fpt import FptError, RetryPolicy
 from shotgun_events.plugins import Plugin, RecordedMetrics, Registrar
 from tests.dispatch.support import FakeConnections, LogLines
-from tests.helpers import T0, LambdaContextStub, make_event
+from tests.helpers import T0, make_event
 
 URL = "https://studio.shotgrid.autodesk.com"
 STATUS = {"Shotgun_Shot_Change": ["sg_status_list"]}
@@ -247,22 +246,20 @@ def test_a_callback_without_script_credentials_fails_the_record_even_without_sto
 class FailingStore(InMemoryPersistenceLayer):
     """An idempotency store that is down (DynamoDB throttled or unreachable)."""
 
-    def _put_record(self, data_record: Any) -> None:
+    def _get_record(self, idempotency_key: str) -> DataRecord:
         raise ConnectionError("dynamodb unreachable")
 
 
 class BusyStore(InMemoryPersistenceLayer):
-    """Every effect is "in progress" in another execution."""
+    """Every effect is "in progress" in another execution (a record an earlier version wrote)."""
 
-    def _put_record(self, data_record: Any) -> None:
-        busy = DataRecord(
-            idempotency_key=data_record.idempotency_key,
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        return DataRecord(
+            idempotency_key=idempotency_key,
             status="INPROGRESS",
             expiry_timestamp=int(time.time() + 600),
             in_progress_expiry_timestamp=int((time.time() + 60) * 1000),
         )
-        self.records[data_record.idempotency_key] = busy
-        raise IdempotencyItemAlreadyExistsError(old_data_record=busy)
 
 
 @pytest.mark.parametrize(
@@ -368,14 +365,37 @@ def test_the_key_includes_the_site_so_two_sites_can_share_a_table() -> None:
     assert len(store.records) == 2
 
 
+def replay_record(body: str, replay: str, message_id: str = "m-r") -> SQSRecord:
+    """A message `shotgun-events replay` sent: the replay id in its message attributes."""
+    raw = dict(record(body, message_id))
+    raw["messageAttributes"] = {"replay_id": {"stringValue": replay, "dataType": "String"}}
+    return SQSRecord(raw)
+
+
+def test_a_replay_runs_completed_callbacks_again_once_per_replay() -> None:
+    # GIVEN an event whose callback completed when the poller delivered it
+    calls, metrics, store = Calls(), RecordedMetrics(), InMemoryPersistenceLayer()
+    plugin = make_plugin("p", cb("s", "k", calls.make("once")))
+    dispatch = dispatcher(plugin, ledger=ledger_for(plugin, store), metrics=metrics)
+    body = body_of(make_event(33))
+    dispatch.process_record(record(body))
+    # WHEN an operator replays it twice, and the first replay's message is delivered twice
+    dispatch.process_record(replay_record(body, "r-1"))
+    dispatch.process_record(replay_record(body, "r-1", message_id="m-r-again"))
+    dispatch.process_record(replay_record(body, "r-2"))
+    dispatch.process_record(record(body))  # and the poller's message comes again
+    # THEN each replay ran it once, the redeliveries not at all
+    assert calls.names == ["once", "once", "once"]
+    assert metrics.total("p", "AlreadyProcessed") == 2
+    assert len(store.records) == 3
+
+
 class Killed(BaseException):
     """The Lambda dying mid-callback (timeout, out of memory): nothing after it runs."""
 
 
-@pytest.mark.parametrize(("remaining_ms", "runs_again"), [(60_000, False), (0, True)])
-def test_in_progress_after_a_crash_blocks_until_the_invocation_deadline(
-    remaining_ms: int, runs_again: bool
-) -> None:
+def test_a_crash_mid_callback_leaves_no_record_so_the_redelivery_runs_it_again() -> None:
+    # GIVEN a callback whose function dies on its first run (timeout, out of memory)
     store, calls = InMemoryPersistenceLayer(), Calls()
     crashes = [Killed()]
 
@@ -385,19 +405,29 @@ def test_in_progress_after_a_crash_blocks_until_the_invocation_deadline(
             raise crashes.pop()
 
     plugin = make_plugin("p", cb("s", "k", fragile))
-    ledger = ledger_for(plugin, store)
-    dispatch = dispatcher(plugin, ledger=ledger)
-    ledger.start_invocation(LambdaContextStub(seconds=remaining_ms / 1000))  # type: ignore[arg-type]
+    dispatch = dispatcher(plugin, ledger=ledger_for(plugin, store))
     with pytest.raises(Killed):
         dispatch.process_event(make_event(40))
-
-    time.sleep(0.01)  # past the crashed invocation's deadline when it had no time left
-    ledger.start_invocation(LambdaContextStub(seconds=60))  # type: ignore[arg-type]
+    # THEN nothing is recorded (SQS FIFO redelivers only after the dead invocation's visibility
+    # timeout), and the redelivery runs the callback again: at least once
+    assert store.records == {}
     outcome = dispatch.process_event(make_event(40))
-    if runs_again:
-        assert outcome.completed == ["0:fragile"] and len(calls.seen) == 2
-    else:
-        assert outcome.failed == ["0:fragile"] and len(calls.seen) == 1
+    assert outcome.completed == ["0:fragile"] and len(calls.seen) == 2
+
+
+@pytest.mark.parametrize(("deadline_in", "runs"), [(60.0, False), (-1.0, True)])
+def test_an_in_progress_record_holds_the_effect_until_its_deadline(deadline_in: float, runs: bool) -> None:
+    # GIVEN the "in progress" record an earlier version wrote before running the callback
+    store, calls = InMemoryPersistenceLayer(), Calls()
+    plugin = make_plugin("p", cb("s", "k", calls.make("cb")))
+    ledger = ledger_for(plugin, store)
+    effect = {"site": URL, "plugin": "p", "callback": "0:cb", "event_id": 41}
+    store.save_inprogress(effect, remaining_time_in_millis=int(deadline_in * 1000))
+    # WHEN its event comes again
+    outcome = dispatcher(plugin, ledger=ledger).process_event(make_event(41))
+    # THEN it waits for the record's deadline, then runs
+    assert (outcome.completed, outcome.failed) == ((["0:cb"], []) if runs else ([], ["0:cb"]))
+    assert calls.names == (["cb"] if runs else [])
 
 
 # --- messages ----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from functions.dispatch import app
 from shotgun_events.config import ConfigError, DispatchConfig
 from shotgun_events.dispatch import DispatchFunction, export_secret_env
-from shotgun_events.plugins import RecordedMetrics
+from shotgun_events.plugins import EmfMetrics, RecordedMetrics
 from tests.dispatch.support import (
     LambdaSqsDriver,
     LogLines,
@@ -140,6 +140,10 @@ def test_lambda_handler_end_to_end(deployment: dict[str, Any], json_logs: LogLin
     plugin_lines = [r for r in json_logs.records() if r.get("logger") == "plugin.e2e_plugin.on_status"]
     assert {r["event_id"] for r in plugin_lines} == {1, 2}
     assert all(r["function_request_id"] == driver.context.aws_request_id for r in plugin_lines)
+    # the log group names the function: its name, ARN and memory are not repeated on every line
+    assert not any(
+        set(r) & {"function_name", "function_arn", "function_memory_size"} for r in json_logs.records()
+    )
     assert "e2e-key-value" not in json_logs.text
     assert sum("setEmails" in r["message"] for r in json_logs.records()) == 1
 
@@ -288,3 +292,41 @@ def test_plugin_names_that_only_look_alike_are_exported(name: str) -> None:
     environ: dict[str, str] = {}
     assert export_secret_env({name: "v"}, "studio/secret", environ) == [name]
     assert environ == {name: "v"}
+
+
+def emf_documents(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_a_batch_writes_one_emf_document_with_every_data_point(
+    deployment: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the function writing its metrics as EMF, as deployed
+    monkeypatch.setattr(app, "dispatch", DispatchFunction(metrics=EmfMetrics(service="e2e")))
+    put_secret(GOOD_SECRET)
+    events = [
+        make_event(1, ("Shot", 1)),
+        make_event(2, ("Shot", 2)),
+        make_event(3, ("Shot", 3), attribute_name="code"),
+    ]
+    pipeline = pipeline_with_events(events)
+    capsys.readouterr()
+    # WHEN one batch of the three runs
+    response = LambdaSqsDriver(pipeline.sqs, pipeline.queue_url, app.lambda_handler).poll()
+    # THEN its metrics are one EMF line (not one per data point), every data point kept
+    assert response == {"batchItemFailures": []}
+    (document,) = emf_documents(capsys)
+    assert (document["plugin"], document["service"]) == ("e2e_plugin", "e2e")
+    assert (document["Processed"], document["SkippedByMatch"]) == ([1.0, 1.0], [1.0])
+    assert len(document["ProcessingDelay"]) == len(document["CallbackDuration"]) == 2
+
+
+def test_a_setup_failure_writes_its_metric_at_once(
+    deployment: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(app, "dispatch", DispatchFunction(metrics=EmfMetrics(service="e2e")))
+    pipeline = pipeline_with_events([make_event(1, ("Shot", 1))])  # no secret yet
+    capsys.readouterr()
+    LambdaSqsDriver(pipeline.sqs, pipeline.queue_url, app.lambda_handler).poll()
+    (document,) = emf_documents(capsys)
+    assert document["DispatchSetupFailures"] == [1.0]

@@ -172,6 +172,19 @@ def test_each_function_reads_only_its_own_secret(translated: dict[str, Any]) -> 
                 assert "${ShotgunSecretName}" in resource or "${PluginSecretPrefix}" in resource, name
 
 
+def test_dispatch_functions_may_only_read_and_write_completions_in_the_ledger(
+    translated: dict[str, Any],
+) -> None:
+    ledger = [
+        statement
+        for role in resources_of(translated, "AWS::IAM::Role").values()
+        for statement in _statements(role)
+        if statement.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    ]
+    assert ledger, "no role uses the idempotency table"
+    assert all(statement["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"] for statement in ledger)
+
+
 def test_every_handler_imports() -> None:
     from shotgun_events_tools.stack.translate import load_template
 

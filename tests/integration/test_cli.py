@@ -1,50 +1,94 @@
-"""`shotgun-events init-state` on moto."""
+"""The CLI's one error path for AWS: no credentials, expired or rejected ones, a missing resource,
+each one line and exit 2, before anything is read or changed. (The commands themselves are tested
+end to end against a stack in tests/operate.)"""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from botocore.stub import Stubber
 
-from shotgun_events.poller.state_store import DynamoDBStateStore
 from shotgun_events_tools.cli import main
-from tests.aws import create_state_table
-
-SITE = "https://studio.example.com"
-
-
-@pytest.fixture
-def table(aws: None) -> str:
-    return create_state_table(boto3.client("dynamodb"), "state")
+from shotgun_events_tools.operate.aws import describe_aws_error
+from shotgun_events_tools.operate.stack import StackDeployment
 
 
-def stored_cursor(table: str) -> int:
-    loaded = DynamoDBStateStore(table, SITE, boto3.client("dynamodb")).load()
-    assert loaded is not None
-    return loaded.state.cursor
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to fall back to
 
 
-def test_from_id_then_refuses_to_overwrite_without_force(
-    table: str, capsys: pytest.CaptureFixture[str]
+def test_no_credentials_is_one_line_before_anything_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["init-state", "--table", table, "--site", SITE, "--from-id", "1000"]) == 0
-    assert stored_cursor(table) == 999
-    assert main(["init-state", "--table", table, "--site", SITE, "--from-id", "5"]) == 2
-    assert "already exists at cursor 999" in capsys.readouterr().err
-    assert stored_cursor(table) == 999
-    assert main(["init-state", "--table", table, "--site", SITE, "--from-id", "5", "--force"]) == 0
-    assert stored_cursor(table) == 4
+    no_aws_credentials(monkeypatch, tmp_path)
+    assert main(["status", "--stack", "studio"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("shotgun-events status: no AWS credentials found: configure them")
+    assert len(err.splitlines()) == 1
 
 
-def test_daemon_state_file(table: str, tmp_path: Path) -> None:
-    path = tmp_path / "shotgunEventDaemon.id"
-    path.write_bytes(pickle.dumps({"/opt/plugins": {"a": (120, {}), "b": (118, {})}}))
-    assert main(["init-state", "--table", table, "--site", SITE, "--daemon-state", str(path)]) == 0
-    assert stored_cursor(table) == 118
+def stubbed_sts(error_code: str, message: str) -> Any:
+    sts = boto3.client("sts", region_name="us-east-1")
+    stubber = Stubber(sts)
+    stubber.add_client_error("get_caller_identity", service_error_code=error_code, service_message=message)
+    stubber.activate()
+    return sts
 
 
-def test_bad_site_is_named(table: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["init-state", "--table", table, "--site", "nope", "--from-id", "1"]) == 2
-    assert "SHOTGUN_URL" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("ExpiredToken", "the AWS credentials have expired: refresh them"),
+        ("InvalidClientTokenId", "AWS rejected the credentials (InvalidClientTokenId)"),
+    ],
+)
+def test_expired_or_rejected_credentials_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], code: str, expected: str
+) -> None:
+    sts = stubbed_sts(code, "The security token included in the request is expired")
+    monkeypatch.setattr(StackDeployment, "client", lambda self, service: sts)
+    assert main(["pause", "init_entity", "--stack", "studio"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"shotgun-events pause: {expected}")
+    assert len(err.splitlines()) == 1
+
+
+def test_aws_errors_read_as_what_to_do() -> None:
+    assert describe_aws_error(NoRegionError()) == (
+        "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) or pass --region"
+    )
+    assert "no AWS credentials" in str(describe_aws_error(NoCredentialsError()))
+
+    def client_error(code: str, message: str, operation: str = "GetItem") -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    missing = describe_aws_error(client_error("ResourceNotFoundException", "Requested resource not found"))
+    assert missing == "GetItem: Requested resource not found (does it exist in this account and region?)"
+    denied = describe_aws_error(
+        client_error("AccessDeniedException", "no sqs:SendMessage", "SendMessageBatch")
+    )
+    assert denied == "AWS denied SendMessageBatch: no sqs:SendMessage"
+    assert describe_aws_error(ValueError("a bug")) is None
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: Any, *args: Any) -> None:
+        raise ZeroDivisionError("a bug, not an operator's mistake")
+
+    monkeypatch.setattr(StackDeployment, "__init__", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["status", "--stack", "studio"])

@@ -1,9 +1,9 @@
 """The doorbell end to end: FPT emulator webhooks -> the real webhook handler behind a local Function URL
 -> the SQS doorbell (moto) -> the real poller handler -> SNS FIFO -> the plugin's SQS FIFO queue.
 
-No timing thresholds: the proofs are counts. With a poll interval of 30 s and an invocation of a
-few seconds, a poller without the doorbell makes exactly one pass, so an update published in a
-second pass was read because the doorbell rang.
+No timing thresholds: the proofs are counts. With a poll interval of 30 s a poller without the
+doorbell waits out its invocation after the first pass, so an update published in a second pass was
+read because the doorbell rang; the test ends that invocation right after that pass.
 """
 
 from __future__ import annotations
@@ -32,15 +32,32 @@ PROJECT = {"type": "Project", "id": 1}
 TOKEN = "e2e-webhook-token-7f3a"
 
 
+class Deadline(LambdaContextStub):
+    """A Lambda context whose invocation the test can end (`end()`): no wall-clock window to race."""
+
+    def end(self) -> None:
+        import time
+
+        self._deadline = time.monotonic()
+
+
 class WatchedDoorbell:
-    """The real `SqsDoorbell`, telling the test when the poller starts waiting on it."""
+    """The real `SqsDoorbell`, telling the test when the poller starts waiting on it.
+
+    With `end_after_ring`, the wait after the pass a ring caused ends the invocation instead: the
+    test then counts that invocation's passes whatever the machine's speed.
+    """
 
     def __init__(self, inner: SqsDoorbell):
         self.inner = inner
         self.waiting = threading.Event()
         self.rang = 0
+        self.end_after_ring: Deadline | None = None
 
     def wait(self, wanted: Callable[[int], bool], timeout: float) -> bool:
+        if self.end_after_ring is not None and self.rang:
+            self.end_after_ring.end()
+            return False
         self.waiting.set()
         rang = self.inner.wait(wanted, timeout)
         self.rang += rang
@@ -54,12 +71,14 @@ class Stack:
     webhook_url: LocalFunctionUrl
     doorbell: WatchedDoorbell  # what the poller handler waits on
 
-    def invoke_poller(self, seconds: float) -> dict[str, Any]:
-        return poller_app.lambda_handler({}, LambdaContextStub(seconds))
+    def invoke_poller(self, seconds: float, context: LambdaContextStub | None = None) -> dict[str, Any]:
+        return poller_app.lambda_handler({}, context or LambdaContextStub(seconds))
 
-    def invoke_in_background(self, seconds: float) -> tuple[threading.Thread, dict[str, Any]]:
+    def invoke_in_background(
+        self, seconds: float, context: LambdaContextStub | None = None
+    ) -> tuple[threading.Thread, dict[str, Any]]:
         result: dict[str, Any] = {}
-        thread = threading.Thread(target=lambda: result.update(self.invoke_poller(seconds)))
+        thread = threading.Thread(target=lambda: result.update(self.invoke_poller(seconds, context)))
         thread.start()
         return thread, result
 
@@ -107,10 +126,12 @@ def test_with_the_doorbell_an_update_is_published_long_before_the_30_s_interval(
     shot = sg.create("Shot", {"code": "SH010", "project": PROJECT})
     hook = webhook(fpt_emulator, stack)
     fpt_emulator.clear_writes()  # forget the calls so far: count the poller's reads only
-    thread, result = stack.invoke_in_background(4.0)
+    # A long invocation, ended by the test right after the pass the ring caused.
+    context = stack.doorbell.end_after_ring = Deadline(25.0)
+    thread, result = stack.invoke_in_background(25.0, context)
     assert stack.doorbell.waiting.wait(10)  # first pass done: waiting
     sg.update("Shot", shot["id"], {"sg_status_list": "ip"})
-    thread.join(20)
+    thread.join(30)
 
     [message] = stack.published()
     body = json.loads(message["Body"])
@@ -129,7 +150,7 @@ def test_with_the_webhook_down_the_update_still_arrives_on_the_interval(
     hook = webhook(fpt_emulator, stack)
     stack.webhook_url.stop()  # the receiver is gone: FPT's deliveries fail
     shot = sg.create("Shot", {"code": "SH020", "project": PROJECT})
-    thread, result = stack.invoke_in_background(3.0)
+    thread, result = stack.invoke_in_background(8.0)  # the update needs one 1 s interval of it
     assert stack.doorbell.waiting.wait(10)
     sg.update("Shot", shot["id"], {"sg_status_list": "hld"})
     thread.join(20)

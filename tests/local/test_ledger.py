@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from shotgun_events.dispatch import EffectLedger, InMemoryPersistenceLayer
 from shotgun_events_tools.local.ledger import SqlitePersistenceLayer, clear_in_progress, prune_expired
 from shotgun_events_tools.local.store import LocalStore
-from tests.helpers import LambdaContextStub
 
 SITE = "https://studio.example.com"
 EFFECT = {"site": SITE, "plugin": "p", "callback": "0:cb", "event_id": 7}
@@ -42,10 +41,8 @@ class Body:
         return {"status": "completed"}
 
 
-def ledger(layer: BasePersistenceLayer, seconds_left: float = 60, ttl: int = 3600) -> EffectLedger:
-    effect_ledger = EffectLedger(layer, key_prefix="plugin.p", expires_after_seconds=ttl)
-    effect_ledger.start_invocation(LambdaContextStub(seconds=seconds_left))  # type: ignore[arg-type]
-    return effect_ledger
+def ledger(layer: BasePersistenceLayer, ttl: int = 3600) -> EffectLedger:
+    return EffectLedger(layer, key_prefix="plugin.p", expires_after_seconds=ttl)
 
 
 def test_a_completed_effect_does_not_run_again(layer: BasePersistenceLayer) -> None:
@@ -64,22 +61,30 @@ def test_a_failed_run_leaves_no_record(layer: BasePersistenceLayer) -> None:
 
 
 class Killed(BaseException):
-    """The process dying mid-callback: Powertools' cleanup does not run."""
+    """The process dying mid-callback: nothing after it runs."""
+
+
+def test_a_run_killed_midway_leaves_no_record(layer: BasePersistenceLayer) -> None:
+    with pytest.raises(Killed):
+        ledger(layer).run(EFFECT, Body(Killed()))
+    body = Body()
+    assert ledger(layer).run(EFFECT, body)[0] is True and body.runs == 1
 
 
 @pytest.mark.parametrize(("seconds_left", "runs_again"), [(60, False), (0, True)])
-def test_in_progress_blocks_until_its_deadline(
+def test_an_in_progress_record_blocks_until_its_deadline(
     layer: BasePersistenceLayer, seconds_left: float, runs_again: bool
 ) -> None:
-    with pytest.raises(Killed):
-        ledger(layer, seconds_left).run(EFFECT, Body(Killed()))
+    # The record an earlier version wrote before running a callback, with its invocation's deadline.
+    effect_ledger = ledger(layer)
+    layer.save_inprogress(EFFECT, remaining_time_in_millis=int(seconds_left * 1000))
     time.sleep(0.01)
     body = Body()
     if runs_again:
-        assert ledger(layer).run(EFFECT, body)[0] is True
+        assert effect_ledger.run(EFFECT, body)[0] is True
     else:
         with pytest.raises(IdempotencyAlreadyInProgressError):
-            ledger(layer).run(EFFECT, body)
+            effect_ledger.run(EFFECT, body)
         assert body.runs == 0
 
 
@@ -99,12 +104,17 @@ def test_records_survive_a_restart_and_stale_in_progress_is_cleared(tmp_path: Pa
         ledger(SqlitePersistenceLayer(store)).run(EFFECT, Body())
         with pytest.raises(Killed):
             ledger(SqlitePersistenceLayer(store)).run({**EFFECT, "event_id": 9}, Body(Killed()))
+        # An "in progress" record a run of an earlier version left behind.
+        layer = SqlitePersistenceLayer(store)
+        ledger(layer)
+        layer.save_inprogress({**EFFECT, "event_id": 10}, remaining_time_in_millis=60_000)
     with LocalStore(path, SITE) as store:
         # The only process that could hold the store is gone: its in-progress record is dropped.
         assert clear_in_progress(store) == 1
         body = Body()
         assert ledger(SqlitePersistenceLayer(store)).run(EFFECT, body)[0] is False
         assert ledger(SqlitePersistenceLayer(store)).run({**EFFECT, "event_id": 9}, body)[0] is True
-        assert body.runs == 1
+        assert ledger(SqlitePersistenceLayer(store)).run({**EFFECT, "event_id": 10}, body)[0] is True
+        assert body.runs == 2
         assert prune_expired(store) == 0
-        assert prune_expired(store, now=time.time() + 2 * 3600) == 2  # past the one-hour expiry
+        assert prune_expired(store, now=time.time() + 2 * 3600) == 3  # past the one-hour expiry

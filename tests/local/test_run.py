@@ -32,7 +32,8 @@ from tests.local.support import (
     wait_until,
 )
 
-STATUSES = ("rdy", "ip", "rev", "fin", "apr", "ip", "fin")
+# Codes of the stock Shot status list (cbb, fin, ip, omt, hld, rdy, wtg); "omt" is the poison.
+STATUSES = ("rdy", "ip", "hld", "fin", "cbb", "ip", "fin")
 
 
 def make_shots(emu: FptEmulator, count: int) -> list[int]:
@@ -63,11 +64,11 @@ def status_events(emu: FptEmulator, after: int) -> list[dict[str, Any]]:
 def test_killed_at_random_points_and_restarted_every_effect_happens_once(
     fpt_emulator: FptEmulator, tmp_path: Path
 ) -> None:
-    # GIVEN two plugins on shot status changes; plugin b cannot handle one status ("na")
+    # GIVEN two plugins on shot status changes; plugin b cannot handle one status ("omt")
     emu, rng = fpt_emulator, random.Random(20261127)
     plugins = tmp_path / "plugins"
     note_plugin(plugins, "notes_a")
-    note_plugin(plugins, "notes_b", poison=("na",))
+    note_plugin(plugins, "notes_b", poison=("omt",))
     env = script_env(emu, "notes_a", "notes_b")
     store = tmp_path / "store.sqlite"
     shots = make_shots(emu, 8)
@@ -77,7 +78,7 @@ def test_killed_at_random_points_and_restarted_every_effect_happens_once(
 
     # WHEN the studio works while the run is SIGKILLed four times at random points and restarted
     interrupted: Counter[tuple[str, int]] = Counter()
-    rounds = [STATUSES[:3], ("na",), STATUSES[3:5], STATUSES[5:]]
+    rounds = [STATUSES[:3], ("omt",), STATUSES[3:5], STATUSES[5:]]
     for statuses in rounds:
         written = emu.write_count
         change_statuses(emu, shots, statuses)
@@ -97,7 +98,7 @@ def test_killed_at_random_points_and_restarted_every_effect_happens_once(
     # THEN every status change got one note from each plugin (two only where a kill cut its run off)
     events = status_events(emu, first_id - 1)
     assert len(events) == len(shots) * 8
-    poisoned = {e["id"] for e in events if e["meta"]["new_value"] == "na"}
+    poisoned = {e["id"] for e in events if e["meta"]["new_value"] == "omt"}
     doubled = []
     for plugin in ("notes_a", "notes_b"):
         counts = {e["id"]: 0 for e in events}
@@ -146,7 +147,7 @@ def test_plugins_reload_when_their_file_changes_and_a_broken_one_loses_nothing(
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ERROR   plugin late disabled", line)  # text logs
 
     # WHEN events arrive, then both files change, then more events arrive
-    change_statuses(emu, shots, ("ip", "rev"))
+    change_statuses(emu, shots, ("ip", "hld"))
     wait_until(lambda: len(notes_by(emu, "stamp")) == 6, "the working plugin ran")
     with read_store(store, emu.url) as view:
         assert view.pending_counts().get("late", 0) > 0  # the broken plugin's events wait for it
@@ -182,7 +183,7 @@ def test_a_daemon_id_file_continues_where_the_daemon_stopped(
     note_plugin(plugins, "stamp")
     env = script_env(emu, "stamp")
     shots = make_shots(emu, 2)
-    change_statuses(emu, shots, ("ip", "rev", "fin"))
+    change_statuses(emu, shots, ("ip", "hld", "fin"))
     events = [e["id"] for e in status_events(emu, 0)]
     last = events[2]
     daemon_file = tmp_path / "shotgunEventDaemon.id"

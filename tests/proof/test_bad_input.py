@@ -751,39 +751,42 @@ def test_a_bad_plugin_secret_is_named_and_keeps_every_record(
 
 # --- the command line -------------------------------------------------------------------------------
 
+STORE = "{root}/store.sqlite"
 CLI = [
     pytest.param(
-        ["init-state", "--site", "https://s.example.com", "--from-id", "5"],
-        "--table",
-        id="cli-init-state-no-table",
+        ["init", "--local", STORE],
+        "one of the arguments --from-id --latest is required",
+        id="cli-init-no-start",
     ),
     pytest.param(
-        ["init-state", "--table", "{table}", "--site", "https://s.example.com", "--from-id", "five"],
-        "--from-id",
-        id="cli-init-state-id-not-a-number",
+        ["init", "--from-id", "five", "--local", STORE],
+        "'five' is not an event id",
+        id="cli-init-id-not-a-number",
     ),
     pytest.param(
-        ["init-state", "--table", "{table}", "--site", "https://s.example.com", "--from-id", "0"],
-        "from-id",
-        id="cli-init-state-id-zero",
+        ["init", "--from-id", "0", "--local", STORE],
+        "'0' is not an event id: ids start at 1",
+        id="cli-init-id-zero",
     ),
     pytest.param(
-        ["init-state", "--table", "{table}", "--site", "nope", "--from-id", "5"],
-        "SHOTGUN_URL",
-        id="cli-init-state-site-not-a-url",
+        ["init", "--from-id", "5"],
+        "one of the arguments --stack --local is required",
+        id="cli-init-no-deployment",
     ),
     pytest.param(
-        [
-            "init-state",
-            "--table",
-            "{table}",
-            "--site",
-            "https://s.example.com",
-            "--daemon-state",
-            "{root}/none.id",
-        ],
-        "none.id",
-        id="cli-init-state-daemon-file-missing",
+        ["init", "--from-id", "5", "--local", "{root}/nowhere/s.sqlite"],
+        "no local store at",
+        id="cli-init-store-missing",
+    ),
+    pytest.param(
+        ["import-daemon-state", "{root}/none.id", "--local", STORE],
+        "cannot read daemon state file",
+        id="cli-import-daemon-file-missing",
+    ),
+    pytest.param(
+        ["redrive", "--local", STORE],
+        "the following arguments are required: PLUGIN",
+        id="cli-redrive-no-plugin",
     ),
     pytest.param(
         ["generate-template", "--project", "{root}/nowhere"],
@@ -806,4 +809,4 @@ def test_a_bad_command_line_is_one_line_and_changes_nothing(
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1], err
-    assert world.dynamodb.scan(TableName=world.state_table)["Count"] == 0
+    assert not (world.root / "store.sqlite").exists()  # nothing created
