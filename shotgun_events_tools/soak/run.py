@@ -12,7 +12,8 @@ with the soak plugins, the real poller and dispatch handlers, Lambda's SQS event
    followed by a cold start, as Lambda gives a new environment after a crash.
 3. Drain: every delayed commit done, the poller caught up past everything committed, every queue
    idle; the poisoned event must be in the flaky plugin's DLQ.
-4. The fix: the flaky plugin is rewritten and redeployed, its DLQ redriven; drained again.
+4. The fix: the flaky plugin is rewritten and redeployed, its DLQ redriven by the operator's
+   `shotgun-events redrive`; drained again.
 5. Verdict (`verdict`) per plugin, from the effect files against the emulator's committed log.
 
 Moto limitation worked around here (not in the product): none needed beyond the embedded
@@ -34,12 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
 from fpt_emulator import FptEmulator
 from shotgun_events.poller import initialise
 from shotgun_events.poller.state_store import DynamoDBStateStore
-from shotgun_events_tools.demo.pipeline import REGION, EmbeddedPipeline, free_port
+from shotgun_events_tools.demo.pipeline import REGION, STACK_NAME, EmbeddedPipeline, free_port
 from shotgun_events_tools.demo.run import logs_to
 from shotgun_events_tools.soak.faults import AwsFaults, PollerCrash, PollerKiller
 from shotgun_events_tools.soak.project import FLAKY, STEADY, SoakProject, create_project
@@ -52,7 +52,6 @@ from shotgun_events_tools.soak.verdict import (
 )
 from shotgun_events_tools.soak.workload import SoakStudio
 
-REDRIVE_VISIBILITY = 30
 FIRST_KILL_POINT = "before reading its state"  # reached by every invocation
 # An event source's pause after an empty receive (the demo's 0.05 s costs this busy process more
 # moto requests than the events themselves: latency is not what the soak measures).
@@ -170,7 +169,7 @@ class Soak:
             poller = threading.Thread(target=self._poll, name="soak-poller", daemon=True)
             try:
                 started = time.monotonic()
-                stack = self.pipeline.start()
+                self.pipeline.start()
                 self.start_id = self.emulator.site.last_event_id
                 initialise(self._store(), self.start_id)
                 seconds["setup"] = time.monotonic() - started
@@ -183,7 +182,7 @@ class Soak:
                 effects_before = len(read_effects(self.project.effects(FLAKY)))
                 self.project.write_flaky(fixed=True)
                 self.pipeline.redeploy(FLAKY)
-                redriven = self._redrive(stack.outputs.plugin(FLAKY).dead_letter_queue_url, FLAKY)
+                redriven = self._redrive(FLAKY)
                 seconds["redrive"] = self._timed(self._drain)
                 self._faults(on=False)
                 self._stop_poller.set()
@@ -336,43 +335,25 @@ class Soak:
             quiet = quiet + 1 if caught_up and idle else 0
             time.sleep(0.2)
 
-    def _redrive(self, dead_letter_url: str, plugin: str) -> int:
-        """DLQ -> the plugin's queue, as an operator's copy does it: receive, send, delete.
+    def _redrive(self, plugin: str) -> int:
+        """The operator's `shotgun-events redrive` on the stack (its own clients: not faulted); the
+        number of events it moved."""
+        from shotgun_events_tools.cli import main
 
-        Sent with the message's own group and, as deduplication id, the DLQ copy's message id: the
-        queue still remembers the event id for 5 minutes after the first delivery and would drop a
-        copy sent under it. Each call is retried: the SQS faults stay on.
-        """
-        stack = self.pipeline.stack
-        assert stack is not None
-        sqs, queue_url = stack.client("sqs"), stack.outputs.plugin(plugin).queue_url
-        moved = 0
-        while True:
-            received = _retried(
-                sqs.receive_message,
-                QueueUrl=dead_letter_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=REDRIVE_VISIBILITY,
-                MessageSystemAttributeNames=["MessageGroupId"],
-                MessageAttributeNames=["All"],
-            )
-            if not received.get("Messages"):
-                return moved
-            for message in received["Messages"]:
-                attributes = {
-                    name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
-                    for name, value in message.get("MessageAttributes", {}).items()
-                }
-                _retried(
-                    sqs.send_message,
-                    QueueUrl=queue_url,
-                    MessageBody=message["Body"],
-                    MessageGroupId=message["Attributes"]["MessageGroupId"],
-                    MessageDeduplicationId=message["MessageId"],
-                    MessageAttributes=attributes,
-                )
-                _retried(sqs.delete_message, QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"])
-                moved += 1
+        with self.aws_faults.suspended():
+            parked = len(self.pipeline.dead_letter_ids(plugin))
+        argv = [
+            "redrive",
+            "--stack",
+            STACK_NAME,
+            "--region",
+            REGION,
+            "--endpoint-url",
+            self.pipeline.endpoint_url,
+        ]
+        if main([*argv, plugin]) != 0:
+            raise RuntimeError(f"shotgun-events redrive {plugin} failed (its line is in the log)")
+        return parked
 
     # -- the verdict ------------------------------------------------------------------------------------
 
@@ -429,18 +410,6 @@ class Soak:
                 f"the poller was killed {len(self.killer.fired)} times, not {self.options.kills}"
             )
         return result
-
-
-def _retried(call: Callable[..., Any], attempts: int = 10, **kwargs: Any) -> Any:
-    """`call(**kwargs)`, again after a `ClientError` (the soak's faults), with backoff."""
-    for attempt in range(attempts):
-        try:
-            return call(**kwargs)
-        except ClientError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 def run_soak(options: SoakOptions, progress: Callable[[str], None] = lambda line: None) -> SoakResult:
