@@ -244,7 +244,6 @@ def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float])
     try:
         while True:
             started = deps.clock()
-
             room = partial(_room_for_two_passes, deps, config, time_left, started, pass_seconds)
             try:
                 current = current or load_or_start(deps)

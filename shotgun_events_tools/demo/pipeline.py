@@ -74,6 +74,18 @@ class CallbackRecord:
         registration.callback = recorded
 
 
+class _Invocation(InvocationContext):
+    """An invocation whose time runs out when the pipeline stops, so the poller ends its loop as at
+    its deadline rather than being waited for."""
+
+    def __init__(self, function_name: str, timeout: float, stopped: threading.Event):
+        super().__init__(function_name, timeout)
+        self._stopped = stopped
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 0 if self._stopped.is_set() else super().get_remaining_time_in_millis()
+
+
 @dataclass
 class PluginRuntime:
     name: str
@@ -95,6 +107,8 @@ class EmbeddedPipeline:
         concurrency: int = 10,
         poll_interval: float = 1.0,
         schedule_seconds: float = 20.0,
+        invocation_seconds: float | None = None,
+        safety_margin: float = 1.0,
         max_receive_count: int = 3,
         retry_visibility: int = 1,
         doorbell: bool = True,
@@ -106,6 +120,10 @@ class EmbeddedPipeline:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.schedule_seconds = schedule_seconds
+        # Each invocation's timeout (default: 0.9 of the schedule, at most 30 s) and the poller's
+        # SAFETY_MARGIN_SECONDS: a bench sets them to the template's to see the deployed schedule.
+        self.invocation_seconds = invocation_seconds or min(schedule_seconds * 0.9, 30.0)
+        self.safety_margin = safety_margin
         self.max_receive_count = max_receive_count
         self.retry_visibility = retry_visibility
         self.doorbell = doorbell
@@ -228,13 +246,12 @@ class EmbeddedPipeline:
 
         assert self.stack is not None
         os.environ.update(self.stack.environment("PollerFunction"))
-        os.environ["SAFETY_MARGIN_SECONDS"] = "1"
-        timeout = self.schedule_seconds * 0.9
+        os.environ["SAFETY_MARGIN_SECONDS"] = str(self.safety_margin)
         while not self._stop.is_set():
             tick = time.monotonic()
             try:
                 self.poller_runs.append(
-                    app.lambda_handler({}, InvocationContext("poller", min(timeout, 30.0)))
+                    app.lambda_handler({}, _Invocation("poller", self.invocation_seconds, self._stop))
                 )
             except Exception as exc:  # the handler logged it; the next tick polls again, as in Lambda
                 self.poller_errors.append(f"{type(exc).__name__}: {exc}")
