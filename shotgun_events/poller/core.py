@@ -3,14 +3,21 @@
 Knows nothing of Lambda: it gets its adapters and a `time_left()` function. Effects are ordered
 so a crash anywhere re-publishes rather than loses: events are published first, the cursor is
 committed after; FIFO dedup (and dispatch idempotency beyond its window) absorbs the repeat.
+
+While catching up (a full page), the next pass's reads are made while this pass publishes and
+commits (`ReadAhead`): they follow from the state this pass commits, which is known before it
+publishes. They are used only by a pass that starts from exactly that state, so a pass that does
+not commit leaves them unused, and what they read is read again.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -68,29 +75,106 @@ def load_or_start(deps: PollerDeps) -> VersionedState:
     return VersionedState(state=state, version=deps.store.save(state, None))
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """One pass's reads of the event log, made after `state`."""
+
+    state: PollState
+    now: float  # taken before the reads
+    page: list[Event]  # the main query: ids after the cursor, ascending
+    found: list[Event]  # the backlog ids read by id
+    reads: int
+
+
+def fetch(deps: PollerDeps, config: PollerConfig, state: PollState) -> Fetch:
+    """The page after the cursor, then the backlog by id.
+
+    `now` comes before both reads: a gap's wait starts no later than the read that showed it, and a
+    backlog id is given up only when a read made after its deadline did not find it. The page comes
+    first: one entity's later change commits after its earlier one (FPT holds the row lock), so when
+    the page shows the later one the by-id read finds the earlier one and the pass publishes both in
+    id order. Read the other way round, the earlier one could commit between the two reads and go
+    out after the later one.
+    """
+    now = deps.clock()
+    page = deps.event_log.after(state.cursor, config.page_size)
+    chunks = backlog_chunks(state)
+    found = [event for chunk in chunks for event in deps.event_log.by_ids(chunk)]
+    return Fetch(state, now, page, found, len(chunks) + 1)
+
+
+class ReadAhead:
+    """The next pass's `fetch`, in a thread while this pass publishes and commits.
+
+    One read at a time on the client: the reads ahead start after this pass's own reads are done,
+    and the next pass waits for them. `take(state)` uses them only if they were made after exactly
+    `state`; `close()` waits for a read under way, so none is left running on the client, and
+    drops its answer.
+    """
+
+    def __init__(self, deps: PollerDeps, config: PollerConfig):
+        self._deps = deps
+        self._config = config
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: tuple[PollState, Future[Fetch]] | None = None
+
+    def start(self, state: PollState) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._drop()
+        self._ahead = (state, self._pool.submit(fetch, self._deps, self._config, state))
+
+    def take(self, state: PollState) -> Fetch:
+        if self._ahead is not None and self._ahead[0] == state:
+            ahead, self._ahead = self._ahead[1], None
+            return ahead.result()  # a failed read fails this pass, as if it had been made now
+        self._drop()
+        return fetch(self._deps, self._config, state)
+
+    def close(self) -> None:
+        self._drop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _drop(self) -> None:
+        if self._ahead is None:
+            return
+        ahead, self._ahead = self._ahead[1], None
+        error = ahead.exception()  # waits for it
+        if error is None:
+            metrics.add_metric(name="FptReads", unit=MetricUnit.Count, value=ahead.result().reads)
+        else:  # no pass needs it: the next start reads again and reports what fails then
+            logger.info("a read ahead failed and was not needed", extra={"error_type": type(error).__name__})
+
+
 def run_pass(
-    deps: PollerDeps, config: PollerConfig, current: VersionedState
+    deps: PollerDeps,
+    config: PollerConfig,
+    current: VersionedState,
+    read_ahead: ReadAhead | None = None,
+    may_read_ahead: Callable[[], bool] = lambda: True,
 ) -> tuple[VersionedState, PassResult, bool]:
-    """One fetch -> publish -> commit; the committed state, what the pass did, and if the page was full."""
-    now = deps.clock()  # before the reads: an id read before its deadline is never given up
-    # The page first, the backlog after: an entity's earlier event commits before its later one
-    # (row locks), so a backlog event that precedes a page event of its entity has committed by the
-    # time the backlog is read, and both go out in this pass in id order. Read the other way round,
-    # a commit landing between the two reads (a retried read leaves seconds for one) would publish
-    # the later event a pass before the earlier.
-    page = deps.event_log.after(current.state.cursor, config.page_size)
-    found: list[Event] = []
-    chunks = backlog_chunks(current.state)
-    for chunk in chunks:
-        found.extend(deps.event_log.by_ids(chunk))
-    metrics.add_metric(name="FptReads", unit=MetricUnit.Count, value=len(chunks) + 1)
-    result = advance(current.state, page, found, now, config.backlog_timeout, config.max_backlog)
+    """One fetch -> publish -> commit; the committed state, what the pass did, and if the page was full.
+
+    With `read_ahead`, the fetch is the one read ahead for `current` if there is one, and after a
+    full page the next fetch starts before publishing (if `may_read_ahead()`).
+    """
+    fetched = read_ahead.take(current.state) if read_ahead else fetch(deps, config, current.state)
+    metrics.add_metric(name="FptReads", unit=MetricUnit.Count, value=fetched.reads)
+    now = fetched.now
+    result = advance(
+        current.state, fetched.page, fetched.found, now, config.backlog_timeout, config.max_backlog
+    )
+    page_full = len(fetched.page) >= config.page_size
+    if read_ahead is not None and page_full and may_read_ahead():
+        read_ahead.start(result.state)
 
     deps.publisher.publish([_encode(event) for event in result.to_publish])
     if result.state != current.state:
         current = VersionedState(result.state, deps.store.save(result.state, current.version))
-    _report(result, now, len(found))
-    return current, result, len(page) >= config.page_size
+    _report(result, now, len(fetched.found))
+    return current, result, page_full
 
 
 def _encode(event: Event) -> EventMessage:
@@ -150,33 +234,50 @@ def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float])
     """Passes until less than the safety margin (plus one pass's duration) is left.
 
     Always makes at least one full pass. Waits `poll_interval` only after a page that was not
-    full: while catching up it goes straight on. With a doorbell the wait ends early when a ring
-    names an event not read yet; the next pass is the same read it would have been.
+    full: while catching up it goes straight on, reading the next page while it publishes this
+    one, if the rest of this pass and one more like it fit in the time left. With a doorbell the
+    wait ends early when a ring names an event not read yet; the next pass is the same read it
+    would have been.
     """
     summary = PollSummary()
     current: VersionedState | None = None
-    while True:
-        started = deps.clock()
-        try:
-            current = current or load_or_start(deps)
-            current, result, page_full = run_pass(deps, config, current)
-        except StateConflict as exc:
-            logger.warning("another poller committed first: stopping", extra={"reason": str(exc)})
-            summary.stopped_by = "conflict"
-            break
-        summary.passes += 1
-        summary.published += len(result.to_publish)
-        summary.given_up += len(result.given_up)
-        summary.cursor = current.state.cursor
-        pass_seconds = deps.clock() - started
-        spare = time_left() - config.safety_margin - pass_seconds
-        if spare <= 0:
-            break
-        if not page_full:
-            _wait(deps, current.state, min(config.poll_interval, spare))
-            if time_left() - config.safety_margin - pass_seconds <= 0:
+    read_ahead = ReadAhead(deps, config)
+    pass_seconds = 0.0
+    try:
+        while True:
+            started = deps.clock()
+            room = partial(_room_for_two_passes, deps, config, time_left, started, pass_seconds)
+            try:
+                current = current or load_or_start(deps)
+                current, result, page_full = run_pass(deps, config, current, read_ahead, room)
+            except StateConflict as exc:
+                logger.warning("another poller committed first: stopping", extra={"reason": str(exc)})
+                summary.stopped_by = "conflict"
                 break
+            summary.passes += 1
+            summary.published += len(result.to_publish)
+            summary.given_up += len(result.given_up)
+            summary.cursor = current.state.cursor
+            pass_seconds = deps.clock() - started
+            spare = time_left() - config.safety_margin - pass_seconds
+            if spare <= 0:
+                break
+            if not page_full:
+                _wait(deps, current.state, min(config.poll_interval, spare))
+                if time_left() - config.safety_margin - pass_seconds <= 0:
+                    break
+    finally:
+        read_ahead.close()
     return summary
+
+
+def _room_for_two_passes(
+    deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float], started: float, previous: float
+) -> bool:
+    """Whether the rest of this pass and one more like it fit before the margin: the next pass
+    would run, so reading ahead for it is not wasted."""
+    longest = max(previous, deps.clock() - started)
+    return time_left() - config.safety_margin - 2 * longest > 0
 
 
 def _wait(deps: PollerDeps, state: PollState, seconds: float) -> None:

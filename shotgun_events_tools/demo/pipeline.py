@@ -103,6 +103,18 @@ class CallbackRecord:
         registration.callback = recorded
 
 
+class _Invocation(InvocationContext):
+    """An invocation whose time runs out when the pipeline stops, so the poller ends its loop as at
+    its deadline rather than being waited for."""
+
+    def __init__(self, function_name: str, timeout: float, stopped: threading.Event):
+        super().__init__(function_name, timeout)
+        self._stopped = stopped
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 0 if self._stopped.is_set() else super().get_remaining_time_in_millis()
+
+
 @dataclass
 class PluginRuntime:
     name: str
@@ -124,6 +136,8 @@ class EmbeddedPipeline:
         concurrency: int = 10,
         poll_interval: float = 1.0,
         schedule_seconds: float = 20.0,
+        invocation_seconds: float | None = None,
+        safety_margin: float = 1.0,
         max_receive_count: int = 3,
         retry_visibility: int = 1,
         visibility_timeout: int | None = None,
@@ -140,6 +154,10 @@ class EmbeddedPipeline:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.schedule_seconds = schedule_seconds
+        # Each invocation's timeout (default: 0.9 of the schedule, at most 30 s) and the poller's
+        # SAFETY_MARGIN_SECONDS: a bench sets them to the template's to see the deployed schedule.
+        self.invocation_seconds = invocation_seconds or min(schedule_seconds * 0.9, 30.0)
+        self.safety_margin = safety_margin
         self.max_receive_count = max_receive_count
         self.retry_visibility = retry_visibility
         self.visibility_timeout = visibility_timeout  # None: the queue's own (6x the function timeout)
@@ -267,12 +285,13 @@ class EmbeddedPipeline:
         os.environ.update(
             {
                 **self.stack.environment("PollerFunction"),
-                "SAFETY_MARGIN_SECONDS": "1",
+                "SAFETY_MARGIN_SECONDS": str(self.safety_margin),
                 **self.poller_environment,
             }
         )
-        timeout = min(self.schedule_seconds * 0.9, 30.0)
-        result: dict[str, Any] = app.lambda_handler({}, InvocationContext("poller", timeout))
+        # Its time runs out when the pipeline stops, so the poller ends as at its deadline.
+        context = _Invocation("poller", self.invocation_seconds, self._stop)
+        result: dict[str, Any] = app.lambda_handler({}, context)
         self.poller_runs.append(result)
         return result
 
