@@ -97,7 +97,7 @@ def test_a_missing_state_table_is_one_line(studio: Studio) -> None:
         result = studio.cli("init", "--from-id", "1")
         assert result.code == 2
         (line,) = result.err.strip().splitlines()
-        assert "GetItem" in line and "does it exist" in line
+        assert "GetItem" in line and "does not exist" in line and table in line
     finally:
         dynamodb.create_table(
             TableName=table,
