@@ -29,6 +29,7 @@ from pathlib import Path
 from benchkit import machine, print_table
 
 from fpt_emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
+from shotgun_events.events import EVENT_FIELDS
 from shotgun_events_tools.local.store import LocalStore, StoreMissing
 
 TARGET = 20.0  # times the daemon's rate, at concurrency 32
@@ -101,17 +102,7 @@ def daemon_loop(emu: FptEmulator, plugin: Path, first: int, last: int, record: P
     events = reader.find(
         "EventLogEntry",
         [["id", "between", [first, last]]],
-        [
-            "id",
-            "event_type",
-            "attribute_name",
-            "meta",
-            "entity",
-            "user",
-            "project",
-            "session_uuid",
-            "created_at",
-        ],
+        list(EVENT_FIELDS),
         order=[{"field_name": "id", "direction": "asc"}],
     )
     sg = emu.connect(*SCRIPT, timeout=30)

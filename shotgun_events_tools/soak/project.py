@@ -64,18 +64,11 @@ batch_size = 10
 
 
 @dataclass(frozen=True)
-class SoakProject:
-    root: Path
-    poison_shot: int
-    failure_rate: float
+class SoakProject(Project):
+    """A project (template, plugins) made for one soak, with what its plugins were told."""
 
-    @property
-    def template(self) -> Path:
-        return self.root / "template.yaml"
-
-    @property
-    def plugins_dir(self) -> Path:
-        return self.root / "plugins"
+    poison_shot: int = 0
+    failure_rate: float = 0.0
 
     def effects(self, plugin: str) -> Path:
         return self.root / "effects" / f"{plugin}.log"
@@ -104,10 +97,10 @@ def create_project(root: Path, template: Path, poison_shot: int, failure_rate: f
     project.plugins_dir.mkdir(parents=True, exist_ok=True)
     (root / "effects").mkdir(exist_ok=True)
     shutil.copyfile(template, project.template)
-    (project.plugins_dir / "stack.toml").write_text(STACK_TOML)
+    project.stack_config.write_text(STACK_TOML)
     project.write_plugin(STEADY, {"Shotgun_Shot_Change": None}, 0.0, fixed=True)
     project.write_flaky(fixed=False)
     for name in (STEADY, FLAKY):
         project.effects(name).touch()
-    project.template.write_text(generate(Project(root)))
+    project.template.write_text(generate(project))
     return project
