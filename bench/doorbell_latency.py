@@ -16,7 +16,7 @@ whole seconds, which is too coarse for sub-second numbers. The emulator's webhoo
 soon as a change commits, while FPT's own delivery delay is not modelled. With 30 samples, p99
 is close to the largest sample. Not a test: it prints numbers.
 
-    .venv/bin/python bench/doorbell_latency.py [--updates 30] [--idle-seconds 30] [--intervals 2 10]
+    .venv/bin/python bench/doorbell_latency.py [--updates 30] [--idle-seconds 30] [--intervals 2 10] [--quick]
 """
 
 from __future__ import annotations
@@ -189,7 +189,10 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=30)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--intervals", type=float, nargs="+", default=[2.0, 10.0])
+    parser.add_argument("--quick", action="store_true", help="10 changes, 10 s idle, the 2 s interval only")
     args = parser.parse_args()
+    if args.quick:
+        args.updates, args.idle_seconds, args.intervals = 10, 10.0, [2.0]
 
     with mock_aws(), FptEmulator(seed=1) as emu:
         sns, sqs, dynamodb = boto3.client("sns"), boto3.client("sqs"), boto3.client("dynamodb")

@@ -52,13 +52,14 @@ def reads_in(emu: FptEmulator, seconds: float, rate: float = 0.0) -> float:
     return (emu.calls.count("read") - before) / seconds * 60
 
 
-def cursor(store: Path, site: str) -> int:
+def cursor(store: Path, site: str) -> int | None:
+    """The poller's cursor in `run`'s store; None before it has one."""
     try:
         with LocalStore(store, site, readonly=True) as view:
             loaded = view.load()
-            return loaded.state.cursor if loaded else 0
+            return loaded.state.cursor if loaded else None
     except StoreMissing:
-        return 0
+        return None
 
 
 def measure(emu: FptEmulator, plugins: int, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
@@ -80,7 +81,7 @@ def measure(emu: FptEmulator, plugins: int, args: argparse.Namespace, workdir: P
     command += ["--from-id", str(emu.site.last_event_id + 1)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while cursor(store, emu.url) == 0:  # started: its store has a cursor
+        while cursor(store, emu.url) is None:  # started: its store has a cursor
             if process.poll() is not None:
                 raise RuntimeError(f"shotgun-events run exited with {process.returncode}")
             time.sleep(0.1)
@@ -90,7 +91,7 @@ def measure(emu: FptEmulator, plugins: int, args: argparse.Namespace, workdir: P
         busy = reads_in(emu, args.seconds, args.rate)
         events = emu.site.last_event_id - first
         deadline = time.monotonic() + 60
-        while cursor(store, emu.url) < emu.site.last_event_id and time.monotonic() < deadline:
+        while (cursor(store, emu.url) or 0) < emu.site.last_event_id and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         process.terminate()
