@@ -3,9 +3,11 @@
 Each `act()` is one artist's action in a browser (in-process writes to the emulator as a HumanUser,
 so FPT's events are written exactly as for any change):
 
-- a Shot is created with Layout, Animation and Comp tasks (init_entity, create_shot_directories),
-- its Layout task goes `fin` (layout_final_animation_ready readies Animation),
-- its Animation task goes `ip` (datestamp stamps `start_date`),
+- a Shot is created with Layout, Animation, Lighting and Comp tasks (init_entity,
+  create_shot_directories),
+- its Layout task goes `fin` (layout_final_animation_ready readies Animation; nobody else touches
+  Animation, so the plugin finds it `wtg` however late it runs),
+- its Lighting task goes `ip` (datestamp stamps `start_date`),
 - its Comp task goes `na` (field_to_field clears the bid),
 - the Shot goes on hold `hld` with artists assigned (notify_on_hold writes them a Note),
 - a Version for it is approved `apr` (datestamp), then client-approved (clientApproval).
@@ -64,7 +66,7 @@ class DemoStudio:
         shot = self.site.create("Shot", {"code": f"SH{self._shots:03d}0", "project": self.project}, user=user)
         link = {"type": "Shot", "id": shot["id"]}
         tasks = {}
-        for step, status in (("Layout", "ip"), ("Animation", "wtg"), ("Comp", "wtg")):
+        for step, status in (("Layout", "ip"), ("Animation", "wtg"), ("Lighting", "wtg"), ("Comp", "wtg")):
             task = self.site.create(
                 "Task",
                 {
@@ -99,7 +101,7 @@ class DemoStudio:
         self._pending.extend(
             [
                 update("Task", tasks["Layout"], {"sg_status_list": "fin"}),
-                update("Task", tasks["Animation"], {"sg_status_list": "ip"}),
+                update("Task", tasks["Lighting"], {"sg_status_list": "ip"}),
                 update("Task", tasks["Comp"], {"sg_status_list": "na"}),
                 update("Shot", shot["id"], {"sg_status_list": "hld"}),
                 approve_version,
