@@ -62,8 +62,11 @@ build: $(STAMP) $(SAM)
 
 # The benchmarks (README: Performance); `make bench BENCH_ARGS=--quick` for the short runs.
 bench: $(STAMP) $(SAM)
-	$(BIN)/python bench/poller_catchup.py
-	$(BIN)/python bench/doorbell_latency.py
+	$(BIN)/python bench/poller_catchup.py $(BENCH_ARGS)
+	$(BIN)/python bench/live_latency.py $(BENCH_ARGS)
+	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
+	$(BIN)/python bench/fpt_load.py $(BENCH_ARGS)
+	$(BIN)/python bench/doorbell_latency.py $(BENCH_ARGS)
 	SAM_CLI=$(SAM) $(BIN)/python bench/footprint.py $(BENCH_ARGS)
 	$(BIN)/python bench/cost.py $(BENCH_ARGS)
 

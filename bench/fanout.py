@@ -56,7 +56,7 @@ def read_shot(sg, logger, event, args):
     with _lock, open(os.environ["BENCH_RECORD"], "a") as record:
         record.write(line)
 '''
-STATUSES = ("wtg", "rdy", "ip", "rev", "fin", "hld", "apr")
+STATUSES = ("wtg", "rdy", "ip", "hld", "fin", "omt", "cbb")  # the site's Shot statuses
 
 
 def changes(emu: FptEmulator, events: int, entities: int) -> tuple[int, int]:
