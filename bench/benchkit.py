@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # not a Lambda: nobody flushes them, no EMF flood
 
 from shotgun_events.fpt import ScriptCredentials  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from shotgun_events_tools.ports import free_port  # noqa: E402
 
 
 @contextmanager

@@ -16,8 +16,8 @@ exit status: 0 when nothing was lost or doubled and the DLQ holds exactly the po
 
 
 def run(args: argparse.Namespace) -> int:
-    from shotgun_events_tools.demo.pipeline import PortInUse
     from shotgun_events_tools.demo.run import DemoOptions, run_demo
+    from shotgun_events_tools.ports import PortInUse
 
     template = Path(args.project).resolve() / "template.yaml"
     if not template.is_file():

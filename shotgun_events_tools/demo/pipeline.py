@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -27,24 +26,12 @@ from shotgun_events.dispatch import DispatchFunction
 from shotgun_events.plugins import RecordedMetrics
 from shotgun_events.plugins.registrar import Registration
 from shotgun_events_tools.local.event_source import InvocationContext, SqsEventSource
+from shotgun_events_tools.ports import free_port
 from shotgun_events_tools.stack.embedded import EmbeddedStack, create_stack
 
 STACK_NAME = "demo"
 REGION = "us-east-1"
 POLLER_SCRIPT = ("shotgun_events_poller", "demo-poller-key")
-
-
-class PortInUse(OSError):
-    """A port the demo was told to use is taken; the message names it."""
-
-
-def free_port(requested: int = 0, what: str = "port") -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", requested))
-        except OSError:
-            raise PortInUse(f"{what} {requested} on 127.0.0.1 is already in use") from None
-        return int(probe.getsockname()[1])
 
 
 def create_secrets(

@@ -27,9 +27,10 @@ from fpt_emulator import FptEmulator
 from shotgun_events.observability import logger
 from shotgun_events.poller import initialise
 from shotgun_events.poller.state_store import DynamoDBStateStore
-from shotgun_events_tools.demo.pipeline import EmbeddedPipeline, free_port
+from shotgun_events_tools.demo.pipeline import EmbeddedPipeline
 from shotgun_events_tools.demo.report import PluginVerdict, problems, verdict
 from shotgun_events_tools.demo.studio import DemoStudio
+from shotgun_events_tools.ports import free_port
 
 POISONED_PLUGIN = "create_shot_directories"
 

@@ -39,8 +39,9 @@ import boto3
 from fpt_emulator import FptEmulator
 from shotgun_events.poller import initialise
 from shotgun_events.poller.state_store import DynamoDBStateStore
-from shotgun_events_tools.demo.pipeline import REGION, STACK_NAME, EmbeddedPipeline, free_port
+from shotgun_events_tools.demo.pipeline import REGION, STACK_NAME, EmbeddedPipeline
 from shotgun_events_tools.demo.run import logs_to
+from shotgun_events_tools.ports import free_port
 from shotgun_events_tools.soak.faults import AwsFaults, PollerCrash, PollerKiller
 from shotgun_events_tools.soak.project import FLAKY, STEADY, SoakProject, create_project
 from shotgun_events_tools.soak.verdict import (

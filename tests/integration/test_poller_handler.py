@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import boto3
 import pytest
@@ -11,14 +10,9 @@ import pytest
 from functions.poller import app
 from shotgun_events.config import ConfigError
 from shotgun_events.fpt import FptError
+from shotgun_events_tools.ports import free_port
 from tests.aws import Pipeline, create_pipeline
 from tests.helpers import LambdaContextStub
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
