@@ -145,12 +145,13 @@ class StackSettings:
         plugin_alarms = [a for a in alarms if any(a.startswith(p) for p in plugin_prefixes)]
         plugin_defaults = tomllib.loads((ROOT / "plugins" / "stack.toml").read_text())["defaults"]
         poller_defaults = PollerConfig("https://site.example", "s", "t", "arn")
+        poller_env = resources["PollerFunction"]["Properties"]["Environment"]["Variables"]
         return cls(
             poller_memory_mb=int(parameters["PollerMemorySize"]),
             poller_timeout_s=float(schedule["Timeout"]),
             poller_runs_per_month=HOURS_PER_MONTH * 60 / int(rate),
             poll_interval_s=float(parameters["PollIntervalSeconds"]),
-            safety_margin_s=poller_defaults.safety_margin,
+            safety_margin_s=float(poller_env.get("SAFETY_MARGIN_SECONDS", poller_defaults.safety_margin)),
             plugin_memory_mb=int(plugin_defaults["memory"]),
             plugin_batch_size=int(plugin_defaults["batch_size"]),
             log_retention_days=int(parameters["LogRetentionDays"]),

@@ -6,8 +6,8 @@ plugin's SQS FIFO queue, the real dispatch handlers driven as Lambda's event sou
 drives them, the webhook doorbell when on. The demo's studio works at `--rate` events a second
 (20) for `--seconds` (60), so every example plugin fires. Per row: POLL_INTERVAL_SECONDS 1 or 2,
 the doorbell off or on, and how the poller is scheduled: one invocation for the whole run (the
-poller's own latency), or the template's schedule (one invocation a minute, its Timeout and the
-default SAFETY_MARGIN_SECONDS), which leaves a part of each minute with no invocation polling.
+poller's own latency), or the template's schedule (one invocation a minute, with its Timeout and
+SAFETY_MARGIN_SECONDS), which hands over from one invocation to the next each minute.
 
 Two clocks, because FPT's `created_at` (and the emulator's) is whole seconds, cut down: measured
 from it, a latency reads up to 1 s more than it was. So each row gives p50/p95/p99 from
@@ -52,7 +52,6 @@ from shotgun_events_tools.demo.studio import DemoStudio
 from shotgun_events_tools.stack.embedded import EmbeddedStack
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_SAFETY_MARGIN = 10.0  # SAFETY_MARGIN_SECONDS's default; the template does not set it
 # Event source pollers per plugin. The stand-in for Lambda's event source mapping short-polls moto
 # every 50 ms per poller; the demo's 10 a plugin (the template's MaximumConcurrency) would be 1,200
 # receives a second on moto in this process, which measures moto's CPU. 2 keep up with 20 events/s.
@@ -130,14 +129,16 @@ class Starts:
         registration.callback = timed
 
 
-def poller_schedule(stack: EmbeddedStack) -> tuple[float, float]:
-    """The poller's schedule period and function timeout, in seconds, as the template sets them."""
+def poller_schedule(stack: EmbeddedStack) -> tuple[float, float, float]:
+    """The poller's schedule period, function timeout and safety margin, in seconds, as the
+    template sets them."""
     resources = stack.template["Resources"]
     (schedule,) = [name for name, r in resources.items() if r["Type"] == "AWS::Scheduler::Schedule"]
     expression = stack.properties(schedule)["ScheduleExpression"]
     rate = re.fullmatch(r"rate\((\d+) minutes?\)", expression)
     assert rate, f"unexpected poller schedule {expression!r}"
-    return int(rate.group(1)) * 60.0, float(stack.properties("PollerFunction")["Timeout"])
+    margin = float(stack.environment("PollerFunction")["SAFETY_MARGIN_SECONDS"])
+    return int(rate.group(1)) * 60.0, float(stack.properties("PollerFunction")["Timeout"]), margin
 
 
 def run_row(row: Row, seconds: float, rate: float, workdir: Path) -> None:
@@ -160,8 +161,8 @@ def run_row(row: Row, seconds: float, rate: float, workdir: Path) -> None:
     try:
         stack = pipeline.start()
         if template_schedule:
-            pipeline.schedule_seconds, pipeline.invocation_seconds = poller_schedule(stack)
-            pipeline.safety_margin = TEMPLATE_SAFETY_MARGIN
+            schedule = poller_schedule(stack)
+            pipeline.schedule_seconds, pipeline.invocation_seconds, pipeline.safety_margin = schedule
         starts = Starts()
         for runtime in pipeline.plugins.values():
             for registration in runtime.registrations:

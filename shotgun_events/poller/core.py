@@ -233,11 +233,11 @@ def _report(result: PassResult, now: float, backlog_found: int) -> None:
 def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float]) -> PollSummary:
     """Passes until less than the safety margin (plus one pass's duration) is left.
 
-    Always makes at least one full pass. Waits `poll_interval` only after a page that was not
-    full: while catching up it goes straight on, reading the next page while it publishes this
-    one, if the rest of this pass and one more like it fit in the time left. With a doorbell the
-    wait ends early when a ring names an event not read yet; the next pass is the same read it
-    would have been.
+    Always makes at least one full pass. After a page that was not full it starts the next pass
+    `poll_interval` after this one started (waiting what is left of it); while catching up it goes
+    straight on, reading the next page while it publishes this one, if the rest of this pass and
+    one more like it fit in the time left. With a doorbell the wait ends early when a ring names an
+    event not read yet; the next pass is the same read it would have been.
     """
     summary = PollSummary()
     current: VersionedState | None = None
@@ -263,7 +263,9 @@ def poll(deps: PollerDeps, config: PollerConfig, time_left: Callable[[], float])
             if spare <= 0:
                 break
             if not page_full:
-                _wait(deps, current.state, min(config.poll_interval, spare))
+                # A pass every interval, not an interval after each pass: a change waits at most
+                # the interval for its read, whatever the pass took.
+                _wait(deps, current.state, min(max(0.0, config.poll_interval - pass_seconds), spare))
                 if time_left() - config.safety_margin - pass_seconds <= 0:
                     break
     finally:

@@ -26,6 +26,7 @@ POLLER_ENV = (
     "PAGE_SIZE",
 )
 DISPATCH_ENV = ("PLUGIN_NAME", "PLUGIN_PATHS", "SHOTGUN_URL", "PLUGIN_SECRET_ID", "IDEMPOTENCY_TABLE")
+LAMBDA_LONGEST_TIMEOUT = 900
 # The only statements that may name every resource: X-Ray has no resource-level permissions.
 STAR_RESOURCE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -216,7 +217,7 @@ def test_functions_get_the_env_contract(translated: dict[str, Any]) -> None:
     assert plugin_names == set(deployed_plugins())
 
 
-def test_the_poller_runs_alone_once_per_tick_and_ends_before_the_next(
+def test_the_poller_runs_alone_once_per_tick_and_polls_until_the_next(
     sam_template: dict[str, Any], translated: dict[str, Any]
 ) -> None:
     poller = translated["Resources"]["PollerFunction"]["Properties"]
@@ -225,8 +226,15 @@ def test_the_poller_runs_alone_once_per_tick_and_ends_before_the_next(
     assert [c["Properties"]["MaximumRetryAttempts"] for c in invoke.values()] == [0]
     schedule = next(iter(resources_of(translated, "AWS::Scheduler::Schedule").values()))["Properties"]
     assert schedule["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}
+    (max_event_age,) = [c["Properties"]["MaximumEventAgeInSeconds"] for c in invoke.values()]
+    margin = float(poller["Environment"]["Variables"]["SAFETY_MARGIN_SECONDS"])
     for rate, entry in sam_template["Mappings"]["PollerSchedule"].items():
-        assert entry["Timeout"] < 60 * int(rate) == entry["PeriodSeconds"]
+        period = 60 * int(rate)
+        assert entry["PeriodSeconds"] == period
+        # It stops polling when the margin is left: at the next tick, or at Lambda's longest timeout.
+        assert entry["Timeout"] - margin == period or entry["Timeout"] == LAMBDA_LONGEST_TIMEOUT
+        # A tick throttled behind the last pass is run within Lambda's event age, not dropped.
+        assert entry["Timeout"] - period < max_event_age
         assert entry["Expression"] == f"rate({rate} minute{'s' if rate != '1' else ''})"
 
 

@@ -157,6 +157,26 @@ def test_no_read_ahead_after_a_short_page_so_an_idle_poller_reads_once_per_inter
     assert summary.passes == len(log.reads) == 10  # 20 s at 2 s a pass, one read each
 
 
+def test_a_pass_starts_every_interval_however_long_its_read_took() -> None:
+    clock, log = site(5)
+    log.read_seconds = 0.5  # each pass's read takes a quarter of the interval
+    store = InMemoryStateStore()
+    initialise(store, 0)
+    start, end = clock.now, clock.now + 20
+    starts: list[float] = []
+    log_read = log._read
+
+    def noted(kind: str, arg: Any, answer: Any) -> Any:
+        starts.append(clock.now - start)
+        return log_read(kind, arg, answer)
+
+    log._read = noted  # type: ignore[method-assign]
+    deps = PollerDeps(log, store, CollectingPublisher(), clock, clock.sleep)
+    summary = poll(deps, config(), lambda: end - clock.now)
+    assert summary.passes == 10  # not 8: the wait is what is left of the interval, 1.5 s
+    assert starts == pytest.approx([2.0 * n for n in range(10)])
+
+
 class Crash(Exception):
     pass
 
