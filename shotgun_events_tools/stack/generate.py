@@ -439,7 +439,11 @@ def dashboard(plugins: Sequence[StackPlugin]) -> dict[str, Any]:
             ),
         ]
     body = json.dumps({"widgets": widgets}, separators=(",", ":"))
-    return {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": {"Fn::Sub": body}}}
+    return {
+        "Type": "AWS::CloudWatch::Dashboard",
+        "Condition": "DashboardOn",
+        "Properties": {"DashboardBody": {"Fn::Sub": body}},
+    }
 
 
 def plugin_outputs(plugins: Sequence[StackPlugin]) -> dict[str, Any]:

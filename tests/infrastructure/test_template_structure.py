@@ -284,6 +284,13 @@ def test_the_dashboard_shows_the_flow_and_each_plugin(translated: dict[str, Any]
     assert body.count('"p99"') == len(deployed_plugins())
 
 
+def test_the_dashboard_and_its_url_can_be_left_out(translated: dict[str, Any]) -> None:
+    assert translated["Conditions"]["DashboardOn"] == {"Fn::Equals": [{"Ref": "EnableDashboard"}, "true"]}
+    assert translated["Parameters"]["EnableDashboard"]["Default"] == "true"
+    assert translated["Resources"]["Dashboard"]["Condition"] == "DashboardOn"
+    assert translated["Outputs"]["DashboardUrl"]["Condition"] == "DashboardOn"
+
+
 def test_the_code_uri_holds_runtime_code_only_and_its_requirements_match_the_project() -> None:
     lambda_dir = ROOT / "lambda"
     links = {p.name: p.readlink().as_posix() for p in lambda_dir.iterdir() if p.is_symlink()}
