@@ -1,5 +1,6 @@
 """`shotgun-events pause` / `resume`: stop and restart a plugin's deliveries (its event source
-mapping); while paused its events wait in its queue, in order, for up to the queue's 14 days."""
+mapping); while paused its events wait in its queue, in order, for up to the queue's 14 days. On the
+local store, its pause flag, which a running `run` honours (`operate.local`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from shotgun_events_tools.operate.options import add_deployment_arguments, comma
 
 PAUSE_EXAMPLE = """  shotgun-events pause create_shot_directories --stack studio   # while its fix deploys
   shotgun-events status --stack studio                             # shows it paused
+  shotgun-events pause create_shot_directories --local shotgun-events.sqlite   # while `run` runs
 """
 RESUME_EXAMPLE = """  shotgun-events resume create_shot_directories --stack studio
+  shotgun-events resume create_shot_directories --local shotgun-events.sqlite
 """
 
 

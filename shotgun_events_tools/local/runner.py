@@ -124,6 +124,7 @@ class LocalRuntime:
             for name in sorted(self._plugins):
                 self._add_worker(name)
             self._warn_orphans(store)
+            self._warn_paused(store)
             self._poller = threading.Thread(
                 target=self._poll_forever, args=(event_log,), name="poller", daemon=True
             )
@@ -220,6 +221,15 @@ class LocalRuntime:
                     extra={"plugin": plugin, "count": count},
                 )
 
+    def _warn_paused(self, store: LocalStore) -> None:
+        # A pause outlives the run that was running when it was set: say so, or a restart hides it.
+        for plugin in sorted(store.paused_plugins()):
+            logger.warning(
+                f"plugin {plugin} is paused: its events wait in the store until "
+                f"`shotgun-events resume {plugin} --local {store.path}`",
+                extra={"plugin": plugin},
+            )
+
     # -- plugins ---------------------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
@@ -307,6 +317,7 @@ class LocalRuntime:
         assert self._store is not None
         pending = self._store.pending_counts()
         dead = self._store.dead_letters()
+        paused = self._store.paused_plugins()  # by an operator (`pause --local`)
         for name, worker in sorted(self._workers.items()):
             logger.info(
                 f"plugin {name}: {worker.finished} events finished, {pending.get(name, 0)} waiting",
@@ -316,7 +327,7 @@ class LocalRuntime:
                     "retried": worker.retried,
                     "waiting": pending.get(name, 0),
                     "dead_letters": sum(1 for d in dead if d.plugin == name),
-                    "paused": worker.paused,
+                    "paused": worker.paused or name in paused,
                     "metrics": self.metrics.of(name),
                 },
             )

@@ -6,13 +6,20 @@ Every write is one transaction (WAL journal, `synchronous=FULL`: a commit surviv
 process and of the machine). The file is marked with SQLite's `application_id` and a schema
 version, and belongs to one site: opening anything else is one `StoreError` naming what is wrong.
 One `run` holds a store at a time (an exclusive lock on `<store>.lock`); readers (tests, operator
-commands) may open it read-only while it runs.
+commands) may open it read-only while it runs. A store of an older schema version is upgraded, in one
+transaction, when it is opened with the lock; read-only it is read as it is.
 
 Deliveries are the local stand-in for a plugin's SQS FIFO queue: one row per (plugin, event), in
 its message group (the event's entity). A group's lowest event is its head; only a ready head
 (`not_before` passed) is taken, so one entity's events run in order. Taking a delivery counts an
 attempt first (as SQS counts a receive), so a callback that kills the process every time still
 ends in the dead letters after the last attempt instead of looping forever.
+
+An operator pauses a plugin (`shotgun-events pause --local`) with a row in `paused_plugins`, written
+beside the `run` that holds the store (`shared=True`: no lock, nothing else changed). The queries that
+take a plugin's deliveries read that table in their own transaction, so once a pause commits the
+plugin takes nothing new (what it runs already finishes) and its events wait in order; resumed, its
+next look for work finds them.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from shotgun_events.poller.state_store import (
 )
 
 APPLICATION_ID = 0x53474576  # "SGEv" in the file header: this file is a shotgun-events local store
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
 REASON_CHARS = 2000
 
@@ -73,10 +80,18 @@ CREATE TABLE effects (
 );
 CREATE INDEX effects_by_expiration ON effects (expiration);
 """
+# What each later schema version adds to the one before (SCHEMA is version 1): a new store gets them
+# all, an older one the ones it lacks.
+UPGRADES = {
+    2: "CREATE TABLE paused_plugins (plugin TEXT PRIMARY KEY, paused_at REAL NOT NULL);",
+}
 
-_HEADS = """
+# A paused plugin has no heads: nothing of it is taken while its row is there.
+_NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM paused_plugins WHERE plugin = :plugin)"
+_HEADS = f"""
 SELECT d.* FROM deliveries AS d
-JOIN (SELECT group_id, MIN(event_id) AS head FROM deliveries WHERE plugin = :plugin GROUP BY group_id) AS h
+JOIN (SELECT group_id, MIN(event_id) AS head FROM deliveries
+      WHERE plugin = :plugin AND {_NOT_PAUSED} GROUP BY group_id) AS h
   ON d.plugin = :plugin AND d.group_id = h.group_id AND d.event_id = h.head
 """
 _COLUMNS = "plugin, event_id, group_id, message_id, body, attributes, enqueued_at"
@@ -84,6 +99,10 @@ _COLUMNS = "plugin, event_id, group_id, message_id, body, attributes, enqueued_a
 
 class StoreError(RuntimeError):
     """The store cannot be used (foreign, corrupt, in use, another site's); the message says why."""
+
+
+class StoreInUse(StoreError):
+    """Another process (a running `run`) holds the store's lock."""
 
 
 class StoreMissing(StoreError):
@@ -156,7 +175,7 @@ class _Lock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise StoreError(
+            raise StoreInUse(
                 f"store {store} is in use by another shotgun-events run (pid {holder})"
             ) from None
         handle.seek(0)
@@ -176,16 +195,20 @@ class LocalStore:
 
     Implements the poller's `StateStore` (`load`, `save`) with the same versioned semantics as
     `DynamoDBStateStore`; `shotgun_events_tools.local.ledger` keeps the effect-once records in it.
+
+    `readonly`: read only, beside a `run`. `shared`: writable without the lock, beside the `run` that
+    holds it, for the pause flags alone (it neither creates nor upgrades a store).
     """
 
-    def __init__(self, path: str | Path, site: str, *, readonly: bool = False):
+    def __init__(self, path: str | Path, site: str, *, readonly: bool = False, shared: bool = False):
         self.path = Path(path)
         self.site = site
         self.readonly = readonly
+        self.shared = shared
         self._key = state_key(site)
         self._mutex = threading.RLock()
         self._lock = _Lock(Path(f"{self.path}.lock"))
-        if not readonly:
+        if not (readonly or shared):
             self._lock.acquire()
         try:
             self._db = self._connect()
@@ -199,7 +222,7 @@ class LocalStore:
         if self.path.is_dir():
             raise StoreError(f"store {self.path} is a directory, not a file")
         exists = self.path.exists() and self.path.stat().st_size > 0
-        if self.readonly and not exists:
+        if (self.readonly or self.shared) and not exists:
             raise StoreMissing(f"no store at {self.path}")
         if exists:
             with open(self.path, "rb") as handle:
@@ -221,12 +244,13 @@ class LocalStore:
     def _check_or_create(self, db: sqlite3.Connection) -> None:
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if application_id == 0 and tables == 0 and not self.readonly:
+        owner = not (self.readonly or self.shared)
+        if application_id == 0 and tables == 0 and owner:
             db.execute("PRAGMA journal_mode = WAL")
             # One transaction: a crash while creating leaves an empty file, never half a schema.
             db.executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id = {APPLICATION_ID};"
-                f" PRAGMA user_version = {SCHEMA_VERSION};"
+                f"BEGIN IMMEDIATE; {SCHEMA} {' '.join(UPGRADES.values())}"
+                f" PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
             )
             db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -238,9 +262,16 @@ class LocalStore:
         elif application_id != APPLICATION_ID:
             raise StoreError(f"{self.path} is an SQLite database but not a shotgun-events store")
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        if not 1 <= version <= SCHEMA_VERSION:
             raise StoreError(
-                f"store {self.path} has schema version {version}; this shotgun-events reads {SCHEMA_VERSION}"
+                f"store {self.path} has schema version {version}; "
+                f"this shotgun-events reads 1 to {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION and self.shared:
+            # The `run` holding it is older than this shotgun-events: it would not read the flag.
+            raise StoreError(
+                f"store {self.path} is held by a run of an older shotgun-events (schema version {version}), "
+                "which cannot pause one plugin: restart it with this version (which upgrades the store)"
             )
         row = db.execute("SELECT value FROM meta WHERE key = 'site'").fetchone()
         if row is None:
@@ -250,8 +281,21 @@ class LocalStore:
         if not self.readonly:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
+        if version < SCHEMA_VERSION and owner:
+            self._upgrade(db, version)
         # A page that does not decode shows here rather than in the middle of a run.
         db.execute("SELECT count(*) FROM poller_state").fetchone()
+
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection, version: int) -> None:
+        """Add what the versions after `version` add, in one transaction (the lock is held)."""
+        added = " ".join(sql for number, sql in sorted(UPGRADES.items()) if number > version)
+        try:
+            db.executescript(f"BEGIN IMMEDIATE; {added} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        except BaseException:
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._mutex:
@@ -435,8 +479,9 @@ class LocalStore:
 
     def _next_in_group(self, db: sqlite3.Connection, delivery: Delivery, now: float) -> Delivery | None:
         row = db.execute(
-            "SELECT * FROM deliveries WHERE plugin = ? AND group_id = ? ORDER BY event_id LIMIT 1",
-            (delivery.plugin, delivery.group_id),
+            f"SELECT * FROM deliveries WHERE plugin = :plugin AND group_id = :group AND {_NOT_PAUSED}"
+            " ORDER BY event_id LIMIT 1",
+            {"plugin": delivery.plugin, "group": delivery.group_id},
         ).fetchone()
         if row is None or row["not_before"] > now:
             return None
@@ -467,6 +512,27 @@ class LocalStore:
                     )
                     again.append(delivery)
         return again, dead
+
+    # -- pause flags ---------------------------------------------------------------------------------
+
+    def set_paused(self, plugin: str, paused: bool, now: float | None = None) -> bool:
+        """Pause (or resume) taking `plugin`'s deliveries; False when it already was so."""
+        with self.write() as db:
+            if paused:
+                changed = db.execute(
+                    "INSERT OR IGNORE INTO paused_plugins (plugin, paused_at) VALUES (?, ?)",
+                    (plugin, time.time() if now is None else now),
+                )
+            else:
+                changed = db.execute("DELETE FROM paused_plugins WHERE plugin = ?", (plugin,))
+            return changed.rowcount == 1
+
+    def paused_plugins(self) -> set[str]:
+        """The plugins paused now (none in a store older than the flags, read as it is)."""
+        flags = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'paused_plugins'"
+        if not self.query(flags):
+            return set()
+        return {r[0] for r in self.query("SELECT plugin FROM paused_plugins")}
 
     # -- reading -------------------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@ group back; or, after `max_attempts`, it moves to the dead letters and its group
 
 Workers share nothing but the store: a plugin that fails, hangs or is slow delays only itself.
 A disabled plugin's worker is paused: its events wait in the store until the file loads again.
+A plugin an operator paused (`shotgun-events pause --local`) has no ready heads in the store, so its
+worker takes nothing and waits as an idle one does; resumed, its next look (within `LONGEST_WAIT`:
+the operator's process cannot wake it) takes its events again, from where they stopped.
 """
 
 from __future__ import annotations

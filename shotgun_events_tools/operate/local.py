@@ -5,9 +5,13 @@ write lock, which a running `run` holds: they ask to stop it first (one clear li
 change is one transaction, so it is done entirely or not at all: an interrupted redrive or replay
 loses and doubles nothing.
 
+Pause and resume are the exception: they write the plugin's pause flag beside a running `run`
+(without the lock), which reads it whenever a worker takes deliveries: paused, the plugin takes
+nothing new and its events wait in the store, in order; resumed, it goes on within a second. With
+no `run` holding the store they take the lock like any change (and upgrade an older store).
+
 The plugins are those of the plugin folders (`--plugins`, as given to `run`) and those the store
-has events for. The local runtime has no alarms, no pause flag and no record of the poller's last
-run (see `set_paused`).
+has events for. The local runtime has no alarms and no record of the poller's last run.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from shotgun_events.events import EventMessage
 from shotgun_events.plugins import plugin_files
 from shotgun_events.poller.state_store import StateStore
 from shotgun_events_tools.cli import CommandError
-from shotgun_events_tools.local.store import DeadLetter, LocalStore, StoreError
+from shotgun_events_tools.local.store import DeadLetter, LocalStore, StoreError, StoreInUse
 from shotgun_events_tools.operate.deployment import LoggedError, ParkedEvent, PluginStatus, PollerStatus
 from shotgun_events_tools.operate.redrive import MoveResult, Progress
 from shotgun_events_tools.operate.site import Site
@@ -64,9 +68,18 @@ class LocalDeployment:
             raise CommandError(str(exc)) from None
 
     @contextmanager
-    def _writer(self) -> Iterator[LocalStore]:
+    def _writer(self, beside_run: bool = False) -> Iterator[LocalStore]:
+        """The store with its lock; with `beside_run`, without it when a `run` holds it (for the
+        pause flags, which that run reads)."""
         try:
             store = LocalStore(self.path, self._site)
+        except StoreInUse as exc:
+            if not beside_run:
+                raise CommandError(f"{exc}: stop it first (changes take the store's lock)") from None
+            try:
+                store = LocalStore(self.path, self._site, shared=True)
+            except StoreError as shared_exc:
+                raise CommandError(str(shared_exc)) from None
         except StoreError as exc:
             raise CommandError(f"{exc}: stop it first (changes take the store's lock)") from None
         try:
@@ -125,6 +138,7 @@ class LocalDeployment:
         in_flight: dict[str, int] = {}
         for delivery in self._reader.in_flight():
             in_flight[delivery.plugin] = in_flight.get(delivery.plugin, 0) + 1
+        paused = self._reader.paused_plugins()
         now = time.time()
         statuses = []
         for name in self.plugins():
@@ -135,8 +149,8 @@ class LocalDeployment:
                     queued=pending.get(name, 0) - in_flight.get(name, 0),
                     in_flight=in_flight.get(name, 0),
                     parked=len(dead),
-                    paused=False,
-                    state="Enabled",
+                    paused=name in paused,
+                    state="Disabled" if name in paused else "Enabled",
                     oldest_parked_age=now - min(d.dead_at for d in dead) if dead else None,
                     recent_failures=sum(1 for d in dead if d.dead_at > now - 3600),
                 )
@@ -147,10 +161,8 @@ class LocalDeployment:
         return []  # the local runtime has no alarms: status shows the parked events instead
 
     def set_paused(self, name: str, paused: bool) -> bool:
-        raise CommandError(
-            "the local runtime cannot pause one plugin yet (its store has no pause flag); its events "
-            "wait in the store while its file is out of the plugin folder, or while `run` is stopped"
-        )
+        with self._writer(beside_run=True) as store:
+            return store.set_paused(name, paused)
 
     def parked(self, name: str, limit: int) -> tuple[list[ParkedEvent], int]:
         dead = self._reader.dead_letters(name)

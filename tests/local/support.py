@@ -157,3 +157,28 @@ def notes_by(emu: FptEmulator, plugin: str) -> list[tuple[str, int]]:
         tag, event_id = str(write.fields["subject"]).rsplit(" ", 1)
         notes.append((tag, int(event_id)))
     return notes
+
+
+def make_shots(emu: FptEmulator, count: int) -> list[int]:
+    project = emu.site.find_one("Project", [], ["id"])
+    assert project is not None
+    link = {"type": "Project", "id": project["id"]}
+    return [
+        emu.site.create("Shot", {"code": f"SH{i:03d}", "project": link}, events=False)["id"]
+        for i in range(count)
+    ]
+
+
+def change_statuses(emu: FptEmulator, shots: list[int], statuses: tuple[str, ...]) -> None:
+    """Each status in turn on every shot, interleaved across shots (as a busy studio does)."""
+    for status in statuses:
+        for shot in shots:
+            emu.site.update("Shot", shot, {"sg_status_list": status})
+
+
+def status_events(emu: FptEmulator, after: int) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in emu.site.events(after)
+        if e["event_type"] == "Shotgun_Shot_Change" and e["attribute_name"] == "sg_status_list"
+    ]

@@ -15,7 +15,6 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,40 +24,18 @@ from tests.local.support import (
     FAST,
     RunProcess,
     caught_up,
+    change_statuses,
+    make_shots,
     note_plugin,
     notes_by,
     read_store,
     script_env,
+    status_events,
     wait_until,
 )
 
 # Codes of the stock Shot status list (cbb, fin, ip, omt, hld, rdy, wtg); "omt" is the poison.
 STATUSES = ("rdy", "ip", "hld", "fin", "cbb", "ip", "fin")
-
-
-def make_shots(emu: FptEmulator, count: int) -> list[int]:
-    project = emu.site.find_one("Project", [], ["id"])
-    assert project is not None
-    link = {"type": "Project", "id": project["id"]}
-    return [
-        emu.site.create("Shot", {"code": f"SH{i:03d}", "project": link}, events=False)["id"]
-        for i in range(count)
-    ]
-
-
-def change_statuses(emu: FptEmulator, shots: list[int], statuses: tuple[str, ...]) -> None:
-    """Each status in turn on every shot, interleaved across shots (as a busy studio does)."""
-    for status in statuses:
-        for shot in shots:
-            emu.site.update("Shot", shot, {"sg_status_list": status})
-
-
-def status_events(emu: FptEmulator, after: int) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in emu.site.events(after)
-        if e["event_type"] == "Shotgun_Shot_Change" and e["attribute_name"] == "sg_status_list"
-    ]
 
 
 def test_killed_at_random_points_and_restarted_every_effect_happens_once(

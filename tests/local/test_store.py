@@ -10,7 +10,7 @@ import pytest
 from shotgun_events.events import encode_event
 from shotgun_events.poller.cursor import PollState
 from shotgun_events.poller.state_store import StateConflict
-from shotgun_events_tools.local.store import LocalStore, StoreError
+from shotgun_events_tools.local.store import SCHEMA_VERSION, LocalStore, StoreError, StoreMissing
 from tests.helpers import make_event
 
 SITE = "https://studio.example.com"
@@ -111,6 +111,87 @@ def test_finished_through_is_the_lowest_event_still_waiting(store: LocalStore) -
     assert store.finished_through() == 34
     store.enqueue([("a", message(12)), ("b", message(30))])
     assert store.finished_through() == 11
+
+
+# -- pause flags: a paused plugin is taken nothing from -----------------------------------------------------
+
+
+def test_a_paused_plugin_takes_nothing_new_and_resumed_goes_on_in_order(store: LocalStore) -> None:
+    store.enqueue([("a", message(1, shot=1)), ("a", message(2, shot=1)), ("a", message(3, shot=2))], now=0)
+    store.enqueue([("b", message(1, shot=1)), ("b", message(2, shot=1))], now=0)
+    (running,) = store.take_ready("a", limit=1, now=0)  # under way when the pause comes
+    assert store.set_paused("a", True) is True
+    assert store.set_paused("a", True) is False  # already paused
+    assert store.paused_plugins() == {"a"}
+    assert store.take_ready("a", limit=10, now=0) == [] and store.next_ready_at("a") is None
+    assert store.complete(running, take_next=True, now=0) is None  # it finishes; its group stops there
+    (other,) = store.take_ready("b", limit=10, now=0)  # another plugin goes on
+    following = store.complete(other, take_next=True, now=0)
+    assert following is not None and following.event_id == 2
+    assert [d.event_id for d in store.pending("a")] == [2, 3] and store.in_flight() == [following]
+
+    assert store.set_paused("a", False) is True
+    assert store.set_paused("a", False) is False  # already running
+    assert store.paused_plugins() == set()
+    assert [(d.event_id, d.attempts) for d in store.take_ready("a", limit=10, now=0)] == [(2, 1), (3, 1)]
+
+
+def test_a_pause_is_written_beside_the_run_that_holds_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    with LocalStore(path, SITE) as held:  # `run` holds it
+        held.enqueue([("a", message(1))], now=0)
+        with LocalStore(path, SITE, shared=True) as operator:
+            assert operator.set_paused("a", True) is True
+        assert held.take_ready("a", limit=10, now=0) == []
+        with LocalStore(path, SITE, readonly=True) as reader:
+            assert reader.paused_plugins() == {"a"}
+    with pytest.raises(StoreMissing):  # beside a run, a store is never created
+        LocalStore(tmp_path / "none.sqlite", SITE, shared=True)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def schema_1_store(path: Path) -> Path:
+    """The store `store_v1.sql` holds (written by shotgun-events before the pause flags), as a file."""
+    with sqlite3.connect(path) as db:
+        db.executescript((Path(__file__).parent / "store_v1.sql").read_text(encoding="utf-8"))
+    db.close()
+    return path
+
+
+def test_a_schema_1_store_is_read_as_it_is_and_upgraded_when_opened_with_the_lock(tmp_path: Path) -> None:
+    path = schema_1_store(tmp_path / "store.sqlite")
+    with LocalStore(path, SITE, readonly=True) as reader:  # a reader changes nothing
+        assert reader.paused_plugins() == set()
+        assert [d.event_id for d in reader.pending("a")] == [7, 8, 9, 10]
+    with pytest.raises(StoreError, match="held by a run of an older shotgun-events"):
+        LocalStore(path, SITE, shared=True)  # the run holding it would not read a pause
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
+
+    with LocalStore(path, SITE) as store:  # as `run` opens it
+        loaded = store.load()
+        assert loaded is not None and loaded.state == PollState(cursor=12, backlog={11: 1_800_000_000.0})
+        assert [d.event_id for d in store.pending("b")] == [8, 9, 10]
+        assert [(d.plugin, d.event_id) for d in store.dead_letters()] == [("b", 7)]
+        assert store.set_paused("a", True) is True
+        assert store.take_ready("a", limit=10, now=2e9) == []
+        assert [d.event_id for d in store.take_ready("b", limit=10, now=2e9)] == [8, 9]
+    with LocalStore(path, SITE, shared=True) as operator:  # upgraded: a later pause works beside a run
+        assert operator.paused_plugins() == {"a"} and operator.set_paused("a", False) is True
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    LocalStore(path, SITE).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match=f"has schema version {SCHEMA_VERSION + 1}; this shotgun-events"):
+        LocalStore(path, SITE)
 
 
 # -- files it must refuse, with one clear error ----------------------------------------------------------

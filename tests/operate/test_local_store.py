@@ -1,5 +1,6 @@
 """The operator commands on the local runtime's store (`--local PATH`): the same commands, their
-effect checked in the store itself; a store held by a running `run` is refused for changes."""
+effect checked in the store itself; a store held by a running `run` is refused for changes, except
+pause and resume, which that run honours (checked against a real `run`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ from shotgun_events.events import encode_event
 from shotgun_events.poller.cursor import PollState
 from shotgun_events_tools.cli import main
 from shotgun_events_tools.local.store import LocalStore
+from tests.local.support import (
+    FAST,
+    RunProcess,
+    caught_up,
+    change_statuses,
+    make_shots,
+    note_plugin,
+    notes_by,
+    read_store,
+    script_env,
+    status_events,
+    wait_until,
+)
 from tests.operate.conftest import Cli
 
 SCRIPT = ("local_poller", "local-key-0001")
@@ -125,7 +139,7 @@ def test_init_and_import_on_the_store(
     assert missing.code == 2 and "cannot read daemon state file" in missing.err
 
 
-def test_changes_wait_for_a_running_run_and_pause_is_not_offered(
+def test_changes_wait_for_a_running_run(
     store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with LocalStore(store_path, site.url):  # `run` holds the store
@@ -135,8 +149,107 @@ def test_changes_wait_for_a_running_run_and_pause_is_not_offered(
         assert cli(capsys, "status", "--local", str(store_path), "--json").code == 0  # reads still work
     with LocalStore(store_path, site.url, readonly=True) as store:
         assert len(store.dead_letters("create_shot_directories")) == 2
-    paused = cli(capsys, "pause", "init_entity", "--local", str(store_path))
-    assert paused.code == 2 and "cannot pause one plugin yet" in paused.err
+
+
+def plugin_status(capsys: pytest.CaptureFixture[str], store: Path, *args: str) -> dict[str, dict[str, Any]]:
+    """`status --local STORE --json`'s plugins, by name."""
+    result = cli(capsys, "status", "--local", str(store), *args, "--json")
+    assert result.code == 0, result.err
+    return {p["name"]: p for p in json.loads(result.out)["plugins"]}
+
+
+def test_pause_is_written_beside_a_running_run_and_without_one(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalStore(store_path, site.url) as held:  # `run` holds the store
+        paused = cli(capsys, "pause", "init_entity", "--local", str(store_path))
+        assert paused.code == 0, paused.err
+        assert paused.out == "plugin init_entity paused: its events wait in its queue\n"
+        (audit,) = paused.audit()
+        assert (audit["command"], audit["plugin"], audit["count"]) == ("pause", "init_entity", 1)
+        assert audit["target"] == f"local store {store_path}"
+        assert held.take_ready("init_entity", 10) == []  # what `run`'s worker would take
+        plugins = plugin_status(capsys, store_path)
+        assert (plugins["init_entity"]["paused"], plugins["init_entity"]["state"]) == (True, "Disabled")
+        assert plugins["init_entity"]["queued"] == 3
+        assert plugins["create_shot_directories"]["paused"] is False
+    again = cli(capsys, "pause", "init_entity", "--local", str(store_path))  # no run: with the lock
+    assert again.code == 0 and "already paused" in again.out and again.audit()[0]["count"] == 0
+    resumed = cli(capsys, "resume", "init_entity", "--local", str(store_path))
+    assert resumed.code == 0 and resumed.out == "plugin init_entity resumed\n"
+    assert resumed.audit()[0]["command"] == "resume"
+    assert "already running" in cli(capsys, "resume", "init_entity", "--local", str(store_path)).out
+    assert plugin_status(capsys, store_path)["init_entity"]["paused"] is False
+
+
+def test_pausing_an_unknown_plugin_is_one_line_and_changes_nothing(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "pause", "no_such_plugin", "--local", str(store_path))
+    assert result.code == 2 and result.audit() == []
+    (line,) = result.err.strip().splitlines()
+    assert f"local store {store_path} has no plugin 'no_such_plugin'" in line and "init_entity" in line
+    with LocalStore(store_path, site.url, readonly=True) as store:
+        assert store.paused_plugins() == set()
+
+
+def test_a_paused_plugin_of_a_running_run_waits_and_resumed_gets_every_event_once_in_order(
+    site: FptEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN `shotgun-events run` with two plugins on Shot status changes, both running
+    plugins = tmp_path / "plugins"
+    note_plugin(plugins, "notes_a")
+    note_plugin(plugins, "notes_b")
+    env = script_env(site, "notes_a", "notes_b")
+    store = tmp_path / "store.sqlite"
+    shots = make_shots(site, 4)
+    first_id = site.site.last_event_id + 1
+    args = ["--site", site.url, "--plugins", str(plugins), "--store", str(store), *FAST]
+    run = RunProcess([*args, "--from-id", str(first_id)], env, tmp_path)
+    run.wait_for_line("connected to FPT")
+    local = ["--local", str(store), "--plugins", str(plugins)]
+    change_statuses(site, shots, ("ip",))
+    before = [e["id"] for e in status_events(site, first_id - 1)]
+    wait_until(lambda: caught_up(store, site.url, before[-1]), "both plugins ran the first events")
+
+    # WHEN notes_b is paused from this process, and the studio goes on
+    paused = cli(capsys, "pause", "notes_b", *local)
+    assert paused.code == 0, paused.err
+    change_statuses(site, shots, ("hld", "fin", "ip"))
+    during = [e["id"] for e in status_events(site, before[-1])]
+
+    # THEN notes_a runs them all, notes_b none: they wait in the store, in order
+    wait_until(lambda: sorted(i for _, i in notes_by(site, "notes_a")) == before + during, "notes_a ran them")
+    assert sorted(i for _, i in notes_by(site, "notes_b")) == before
+    with read_store(store, site.url) as view:
+        assert [d.event_id for d in view.pending("notes_b")] == during
+        assert view.in_flight() == [] and view.pending("notes_a") == []
+    status = plugin_status(capsys, store, "--plugins", str(plugins))
+    assert (status["notes_b"]["paused"], status["notes_b"]["queued"]) == (True, len(during))
+    assert status["notes_a"]["paused"] is False
+
+    # WHEN it is resumed
+    resumed = cli(capsys, "resume", "notes_b", *local)
+    assert resumed.code == 0, resumed.err
+    wait_until(lambda: caught_up(store, site.url, during[-1]), "notes_b caught up")
+    assert run.stop() == 0, run.output[-3000:]
+
+    # THEN it ran every event it missed, once, each Shot's in the order of its events
+    notes = [i for _, i in notes_by(site, "notes_b")]
+    assert sorted(notes) == before + during
+    shot_of = {e["id"]: e["entity"]["id"] for e in status_events(site, first_id - 1)}
+    for shot in shots:
+        ids = [i for i in notes if shot_of[i] == shot]
+        assert ids == sorted(ids), (shot, ids)
+    assert sorted(i for _, i in notes_by(site, "notes_a")) == before + during  # and notes_a each once
+
+    # and a pause set while no run holds the store is kept, and named when the next run starts
+    assert cli(capsys, "pause", "notes_b", *local).code == 0
+    again = RunProcess(args, env, tmp_path)
+    again.wait_for_line(
+        r"plugin notes_b is paused: its events wait in the store until .shotgun-events resume notes_b"
+    )
+    assert again.stop() == 0, again.output[-3000:]
 
 
 def test_no_store_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
