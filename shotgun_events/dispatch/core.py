@@ -12,6 +12,9 @@ its `args` by reference.
   After the queue's `maxReceiveCount` the record moves to the plugin's DLQ. Only its entity's
   later events wait (message group).
 - With `stopOnError=False` the error is logged and counted and the loop goes on.
+- FPT refusing the script key is never the event's fault (a rotated key, a script user retired):
+  whatever `stopOnError` says, the record fails and is retried, and `credentials_refused` tells the
+  function to read the plugin's secret and load the plugin again before its next batch.
 - Any other failure of a callback run (no script name/key, "already in progress" elsewhere, the
   ledger's store failing) also stops the loop and fails the record.
 - Each (site, plugin, callback, event id) that completed is recorded (`EffectLedger`): a redelivered
@@ -47,7 +50,7 @@ from shotgun_events.events import (
     parse_created_at,
 )
 from shotgun_events.events import is_reference as is_reference_event
-from shotgun_events.fpt import FptError, RetryPolicy, ScriptCredentials
+from shotgun_events.fpt import FptError, RetryPolicy, ScriptCredentials, classify
 from shotgun_events.observability import count_fpt_error, logger
 from shotgun_events.plugins.loader import Plugin
 from shotgun_events.plugins.logs import log_context
@@ -84,6 +87,10 @@ class CallbackError(RuntimeError):
 
 class CallbackSetupError(RuntimeError):
     """A callback could not be given its connection (no script name/key); not the callback's fault."""
+
+
+class CredentialsRefused(RuntimeError):
+    """FPT refused a callback's script name and key: not the event's fault, so it is retried."""
 
 
 class EventFailed(RuntimeError):
@@ -185,6 +192,7 @@ class PluginDispatcher:
         self._clock = clock
         self._retry = retry or RetryPolicy(on_error=lambda kind: count_fpt_error(kind, plugin.name))
         self._context: LambdaContext | None = None
+        self.credentials_refused = False  # FPT refused a script key: rebuild from the secret
 
     # -- batch ---------------------------------------------------------------------------------------
 
@@ -463,6 +471,12 @@ class PluginDispatcher:
             try:
                 registration.callback(sg, callback_logger, event, registration.args)
             except Exception as exc:
+                if classify(exc)[0] == "auth":  # counted and logged as a failed run, in `_attempt`
+                    self.credentials_refused = True
+                    raise CredentialsRefused(
+                        f"FPT refused the script key of callback {registration.name} "
+                        f"({registration.script_name}): {type(exc).__name__}"
+                    ) from None
                 self._count("Failed")
                 callback_logger.error(
                     f"callback {registration.name} failed on event {event_id}: {type(exc).__name__}: {exc}",

@@ -1,7 +1,8 @@
 """What a dispatch Lambda keeps across invocations, and how it is built from `DispatchConfig`.
 
 Per cold start (and again whenever building failed, so a fixed secret or plugin is picked up
-without a redeploy): read the plugin secret and export it into `os.environ`, load the plugin named
+without a redeploy; or FPT refused a script key, so a rotated key is picked up without a cold
+start): read the plugin secret and export it into `os.environ`, load the plugin named
 `PLUGIN_NAME`, build the FPT connection cache and the idempotency store. When any of that fails
 (bad config, missing or malformed secret, plugin missing or disabled) the error is logged once per
 invocation, naming what is wrong, and every record of the batch is reported failed: SQS keeps
@@ -203,4 +204,19 @@ class DispatchFunction:
             return fail_all(batch)
         finally:
             flush_metrics(metrics)  # setup's own (PluginLoadFailures, DispatchSetupFailures)
-        return dispatcher.handle_batch(batch, context)
+        response = dispatcher.handle_batch(batch, context)
+        if dispatcher.credentials_refused:
+            self._forget_built(config)
+        return response
+
+    def _forget_built(self, config: DispatchConfig) -> None:
+        """After FPT refused a script key: the next batch reads the secret again (not from Powertools'
+        cache) and loads the plugin with what it holds, so a rotated key needs no cold start."""
+        self._built = None
+        if self._secrets is not None:
+            self._secrets.forget()
+        logger.warning(
+            "FPT refused the plugin's script key: its secret is read and the plugin loaded again "
+            "for the next batch; the refused events are retried",
+            extra={"plugin": config.plugin_name, "secret_id": config.plugin_secret_id},
+        )

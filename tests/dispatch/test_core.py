@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shotgun_api3
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
@@ -213,6 +214,23 @@ def test_stop_on_error_false_logs_counts_and_the_loop_goes_on() -> None:
     assert outcome.errors_ignored == ["0:flaky"] and outcome.completed == ["1:after"] and not outcome.failed
     assert metrics.values[("p", "Failed")] == [1]
     assert metrics.values[("p", "Processed")] == [1, 1]
+
+
+def test_a_refused_script_key_fails_the_record_even_without_stop_on_error(json_logs: LogLines) -> None:
+    # GIVEN a stopOnError=False callback whose script key FPT refuses (rotated, retired)
+    calls, metrics = Calls(), RecordedMetrics()
+    refused = shotgun_api3.AuthenticationFault("Can't authenticate script 's'")
+    plugin = make_plugin(
+        "p", cb("s", "k", calls.make("reads", refused), stopOnError=False), cb("s", "k", calls.make("after"))
+    )
+    subject = dispatcher(plugin, metrics=metrics)
+    outcome = subject.process_event(make_event(15))
+    # THEN it is not an ignored error: the record fails for a retry and the function is told to rebuild
+    assert outcome.failed == ["0:reads"] and outcome.not_run == ["1:after"] and not outcome.errors_ignored
+    assert subject.credentials_refused is True
+    assert metrics.values[("p", "Failed")] == [1]
+    (error,) = json_logs.at("ERROR")
+    assert "FPT refused the script key of callback reads (s)" in error["message"]
 
 
 def test_a_crash_logs_the_traceback_but_never_local_variables(json_logs: LogLines) -> None:

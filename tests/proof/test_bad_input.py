@@ -260,6 +260,10 @@ def errors(logs: LogLines) -> list[str]:
     return [r["message"] for r in logs.at("ERROR")]
 
 
+def warnings(logs: LogLines) -> list[str]:
+    return [r["message"] for r in logs.at("WARNING")]
+
+
 # --- events: odd rows on the site, through the poller and a plugin ------------------------------------
 
 EVENTS = [
@@ -703,6 +707,48 @@ def test_poller_secret_rotated_mid_run_is_picked_up_and_nothing_is_lost(
     world.poll()
     world.driver("recorder").run()
     assert world.recorded_ids() == [first, second]
+
+
+# A plugin that reads FPT as its script user: a refused key fails its callback.
+READER = """
+import os
+
+def registerCallbacks(reg):
+    reg.registerCallback(os.environ["SGDAEMON_READER_NAME"], os.environ["SGDAEMON_READER_KEY"], read)
+
+def read(sg, logger, event, args):
+    sg.find_one("Project", [], ["id"])
+    with open(os.environ["READER_OUTPUT"], "a") as out:
+        out.write("%d\\n" % event["id"])
+"""
+
+
+def test_plugin_secret_rotated_mid_run_is_picked_up_without_a_cold_start(
+    world: World, json_logs: LogLines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, old_key, new_key = "reader", "reader-key-0001", "reader-key-0002"
+    world.emulator.add_script(name, old_key)
+    secret = {"SGDAEMON_READER_NAME": name, "SGDAEMON_READER_KEY": old_key}
+    world.add_plugin(name, READER, secret)
+    output = world.root / "read.txt"
+    monkeypatch.setenv("READER_OUTPUT", str(output))
+    function = world.function(name)  # one warm container throughout
+    world.publish(make_event(1, entity=("Shot", 1)))
+    world.driver(name, function).run()
+    # The key is rotated: the site takes only the new one, the secret holds it.
+    world.emulator.add_script(name, new_key)
+    world.secrets.put_secret_value(
+        SecretId=f"shotgun-events/plugins/{name}",
+        SecretString=json.dumps({**secret, "SGDAEMON_READER_KEY": new_key}),
+    )
+    world.publish(make_event(2, entity=("Shot", 1)))
+    response = world.driver(name, function).poll()
+    assert response is not None and len(response["batchItemFailures"]) == 1  # refused: kept for a retry
+    assert any("FPT refused the plugin's script key" in m for m in warnings(json_logs)), warnings(json_logs)
+    world.driver(name, function).run()  # the next invocation loads the plugin with the new key
+    assert output.read_text().split() == ["1", "2"]
+    assert world.parked(name) == []
+    assert old_key not in json_logs.text and new_key not in json_logs.text
 
 
 PLUGIN_SECRETS = [
