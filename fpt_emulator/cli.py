@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from .emulator import DEFAULT_SCRIPT_KEY, DEFAULT_SCRIPT_NAME, FptEmulator
 from .site_schema import SchemaFileError
@@ -79,41 +81,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         first, last = emu.preload_events(args.preload)
         print(f"preloaded events {first}..{last}")
     emu.faults.latency = args.latency
-    try:
-        emu.start()
-    except OSError as exc:
-        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    if args.activity > 0:
-        emu.activity.start(args.activity)
-    print(f"FPT emulator listening on {emu.url}")
-    print("script credentials (name key):")
-    for name, key in emu.scripts.items():
-        marker = "  (default)" if name == DEFAULT_SCRIPT_NAME and key == DEFAULT_SCRIPT_KEY else ""
-        print(f"  {name} {key}{marker}")
-    print(f'  e.g. shotgun_api3.Shotgun("{emu.url}", "{DEFAULT_SCRIPT_NAME}", "{DEFAULT_SCRIPT_KEY}")')
-    print("Ctrl-C to stop.", flush=True)
+    # Ctrl-C and SIGTERM only ask the loop below to stop, from before the server starts: a signal
+    # can then never cut into start-up or the stop, whenever it comes. SIGUSR1 prints every
+    # thread's stack to stderr (to see a stop that hangs).
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    previous = (
-        signal.signal(signal.SIGTERM, on_signal)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:  # fd 2, whatever sys.stderr is
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     try:
+        emu.start()
+    except OSError as exc:
+        _restore(previous)
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.activity > 0:
+            emu.activity.start(args.activity)
+        print(f"FPT emulator listening on {emu.url}")
+        print("script credentials (name key):")
+        for name, key in emu.scripts.items():
+            marker = "  (default)" if name == DEFAULT_SCRIPT_NAME and key == DEFAULT_SCRIPT_KEY else ""
+            print(f"  {name} {key}{marker}")
+        print(f'  e.g. shotgun_api3.Shotgun("{emu.url}", "{DEFAULT_SCRIPT_NAME}", "{DEFAULT_SCRIPT_KEY}")')
+        print("Ctrl-C to stop.", flush=True)
         while not done.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        _restore(previous)  # a second Ctrl-C interrupts a stop that hangs
         emu.stop()
-        print("emulator stopped", flush=True)
+    print("emulator stopped", flush=True)
     return 0
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for number, handler in previous.items():
+        signal.signal(number, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,14 @@ def test_module_runs_until_interrupted(tmp_path: Path) -> None:
         assert len(sg.find("EventLogEntry", [["id", "less_than", 51]])) == 50
         proc.send_signal(signal.SIGINT)
         # communicate, not wait: it drains the pipes, so a chatty emulator cannot block on a full one.
-        _, stderr = proc.communicate(timeout=120)  # a bound on a hang, not a speed target
+        try:
+            _, stderr = proc.communicate(timeout=60)  # a bound on a hang, not a speed target
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # every thread's stack, to stderr
+            time.sleep(1)
+            proc.kill()
+            _, stderr = proc.communicate()
+            pytest.fail(f"the emulator did not stop on Ctrl-C; its threads:\n{stderr[-6000:]}")
         assert proc.returncode == 0, stderr[-2000:]
     finally:
         if proc.poll() is None:
