@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,14 @@ import shotgun_api3
 from fpt_emulator.cli import build_parser, main
 
 
-def test_module_runs_until_interrupted(tmp_path: Path) -> None:
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# A shell starts a background job (`cmd &` in a script) with SIGINT ignored, and Python then keeps
+# it ignored: the emulator must stop on Ctrl-C all the same.
+@pytest.mark.parametrize("started_with", [None, ignore_sigint], ids=["sigint-default", "sigint-ignored"])
+def test_module_runs_until_interrupted(tmp_path: Path, started_with: Callable[[], None] | None) -> None:
     snapshot = tmp_path / "site.json"
     proc = subprocess.Popen(
         [
@@ -38,6 +46,7 @@ def test_module_runs_until_interrupted(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=started_with,
     )
     try:
         assert proc.stdout is not None
