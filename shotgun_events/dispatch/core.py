@@ -118,11 +118,6 @@ class EventOutcome:
     not_run: list[str] = field(default_factory=list)
 
 
-def _has_credentials(registration: Registration) -> bool:
-    name, key = registration.script_name, registration.script_key
-    return isinstance(name, str) and bool(name) and isinstance(key, str) and bool(key)
-
-
 def _peek_event_id(body: Any) -> int | None:
     """The event id of a message body, when it has one (for log lines about records that failed)."""
     try:
@@ -352,7 +347,7 @@ class PluginDispatcher:
         Read as the plugin's first script user; `created_at` comes back as the published event's
         would (aware, UTC).
         """
-        registration = next((r for r in self.plugin.registrations if _has_credentials(r)), None)
+        registration = next((r for r in self.plugin.registrations if r.has_script_user), None)
         if registration is None:
             raise CallbackSetupError(
                 f"plugin {self.plugin.name} has no callback registered with a script name and key to "
@@ -492,7 +487,7 @@ class PluginDispatcher:
         return {"status": COMPLETED}
 
     def _connection(self, registration: Registration) -> Any:
-        if not _has_credentials(registration):
+        if not registration.has_script_user:
             raise CallbackSetupError(
                 f"callback {registration.name} of plugin {self.plugin.name} was registered without a "
                 "script name and key (is its environment variable set, e.g. in the plugin secret?)"

@@ -61,6 +61,11 @@ class Registration:
     def logger(self) -> logging.Logger:
         return callback_logger(self.plugin, self.name)
 
+    @property
+    def has_script_user(self) -> bool:
+        """Registered with a script name and key (non-empty text): it can be given a connection."""
+        return all(isinstance(v, str) and v for v in (self.script_name, self.script_key))
+
 
 class Registrar:
     """What `registerCallbacks(reg)` is given; collects the plugin's registrations in order."""

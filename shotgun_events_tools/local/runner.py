@@ -109,16 +109,17 @@ class LocalRuntime:
     def run(self) -> int:
         files = self._plugin_files()
         for name, path in files.items():
-            self._plugins[name] = _LoadedPlugin(load_plugin(path, self.metrics), _signature(path))
+            self._plugins[name] = self._load(path, _signature(path))
         if not any(p.plugin.active for p in self._plugins.values()):
             reasons = "; ".join(f"{n}: {p.plugin.error}" for n, p in sorted(self._plugins.items()))
             raise CommandError(f"no plugin could be loaded ({reasons})")
+        # FPT first: a site that does not answer (or refuses the key) leaves no store bound to it.
+        event_log = self._connect()
         try:
             self._store = store = LocalStore(self.options.store_path, self.options.site)
         except StoreError as exc:
             raise CommandError(str(exc)) from None
         try:
-            event_log = self._connect()
             self._set_start(store)
             self._recover(store)
             for name in sorted(self._plugins):
@@ -236,6 +237,20 @@ class LocalRuntime:
         with self._lock:
             return [r for r in (p.route for p in self._plugins.values()) if r is not None]
 
+    def _load(self, path: Path, signature: tuple[int, int]) -> _LoadedPlugin:
+        """The plugin at `path`, loaded; a warning, once, for each callback without a script user
+        (its events would fail until its variables are set)."""
+        plugin = load_plugin(path, self.metrics)
+        for registration in plugin.registrations:
+            if not registration.has_script_user:
+                logger.warning(
+                    f"callback {registration.name} of plugin {plugin.name} has no script name and key in "
+                    "this environment: its events will fail and retry until they are set "
+                    "(`shotgun-events validate-plugins` names the variables it reads)",
+                    extra={"plugin": plugin.name, "callback": registration.name},
+                )
+        return _LoadedPlugin(plugin, signature)
+
     def _dispatcher(self, plugin: Plugin) -> PluginDispatcher | None:
         if not plugin.active:
             return None
@@ -292,13 +307,19 @@ class LocalRuntime:
             known = self._plugins.get(name)
             if known is not None and known.plugin.path == path and known.signature == signature:
                 continue
-            loaded = _LoadedPlugin(load_plugin(path, self.metrics), signature)
+            loaded = self._load(path, signature)
             with self._lock:
                 self._plugins[name] = loaded
             if name in self._workers:
-                logger.info(
-                    f"plugin {name} changed on disk: reloaded", extra={"plugin": name, "path": str(path)}
-                )
+                if loaded.plugin.active:
+                    logger.info(
+                        f"plugin {name} changed on disk: reloaded", extra={"plugin": name, "path": str(path)}
+                    )
+                else:
+                    logger.warning(
+                        f"plugin {name} changed on disk and no longer loads: its events wait until it does",
+                        extra={"plugin": name, "path": str(path)},
+                    )
                 self._workers[name].use(self._dispatcher(loaded.plugin))
             else:
                 logger.info(f"plugin {name} added", extra={"plugin": name, "path": str(path)})

@@ -255,7 +255,7 @@ def validate_plugin(
     if deployed:
         report.problems += [f"reads {n}, which its secret does not set" for n in unset]
     for registration in plugin.registrations:
-        user = all(isinstance(v, str) and v for v in (registration.script_name, registration.script_key))
+        user = registration.has_script_user
         report.callbacks.append(
             CallbackReport(registration.name, registration.match_events, registration.stop_on_error, user)
         )

@@ -151,6 +151,26 @@ def test_plugins_reload_when_their_file_changes_and_a_broken_one_loses_nothing(
     assert stamp.exists()
 
 
+def test_a_callback_without_a_script_user_is_named_once_at_start(
+    fpt_emulator: FptEmulator, tmp_path: Path
+) -> None:
+    plugins = tmp_path / "plugins"
+    note_plugin(plugins, "stamp", tag="v1")
+    (plugins / "unkeyed.py").write_text(
+        "import os\n\n"
+        "def registerCallbacks(reg):\n"
+        "    reg.registerCallback(os.environ.get('UNSET_NAME'), os.environ.get('UNSET_KEY'), cb)\n\n"
+        "def cb(sg, logger, event, args):\n"
+        "    pass\n"
+    )
+    args = ["--site", fpt_emulator.url, "--plugins", str(plugins), "--store", str(tmp_path / "s.sqlite")]
+    run = RunProcess([*args, *FAST, "--log-format", "text"], script_env(fpt_emulator, "stamp"), tmp_path)
+    run.wait_for_line(r"callback cb of plugin unkeyed has no script name and key in this environment")
+    run.wait_for_line(r"connected to FPT")
+    assert run.stop() == 0
+    assert run.output.count("has no script name and key") == 1  # the unkeyed callback; stamp has its user
+
+
 def test_a_daemon_id_file_continues_where_the_daemon_stopped(
     fpt_emulator: FptEmulator, tmp_path: Path
 ) -> None:
@@ -266,7 +286,9 @@ def test_bad_input_is_one_clear_line(
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("shotgun-events run: ") and message in line, line
     assert "not-the-key-1234" not in line
-    if setup == "foreign_store":
+    if setup in ("wrong_key", "unreachable"):
+        assert not store.exists()  # not bound to a site that did not answer: the right --site just works
+    elif setup == "foreign_store":
         assert store.read_bytes() == before
     elif store.exists():  # nothing moved
         with read_store(store, site) as view:
