@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -368,6 +369,11 @@ def create_stack(
     outputs = template.get("Outputs", {})
     deferred = {k: o for k, o in outputs.items() if _references(o.get("Value")) & skipped}
     for_moto = {**template, "Outputs": {k: o for k, o in outputs.items() if k not in deferred}}
+    # moto warns for each type it skips; each is created below from the same template, so the
+    # warning only misleads (a demo looks as if its stack had failed).
+    warnings.filterwarnings(
+        "ignore", message=r"Tried to parse AWS::\S+ but it's not supported by moto", category=UserWarning
+    )
     cloudformation = client("cloudformation")
     cloudformation.create_stack(
         StackName=stack_name,
