@@ -23,16 +23,35 @@ def _script(value: str) -> tuple[str, str]:
     return name, key
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of at least 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shotgun-events emulator",
         description="Run a local Flow Production Tracking (ShotGrid) api3 emulator.",
+        epilog="""examples:
+  shotgun-events emulator --activity 2            # a studio at work on http://127.0.0.1:8765
+  shotgun-events emulator --preload 100000 --latency 0.02 --snapshot site.json
+  shotgun-events emulator --script layout_final:key-1234   # one more script user""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--seed", type=int, default=1, help="seed for activity and fault knobs")
     parser.add_argument(
-        "--activity", type=float, default=0.0, metavar="RATE", help="studio actions per second (default off)"
+        "--activity",
+        type=_non_negative,
+        default=0.0,
+        metavar="RATE",
+        help="studio actions per second (default off)",
     )
     parser.add_argument(
         "--script",

@@ -85,9 +85,10 @@ def test_module_runs_until_interrupted(tmp_path: Path, started_with: Callable[[]
     assert saved["next_event_id"] > 50
 
 
-def test_bad_arguments() -> None:
+@pytest.mark.parametrize("argv", [["--script", "no-key"], ["--activity", "-1"], ["--activity", "nan"]])
+def test_bad_arguments(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["--script", "no-key"])
+        main(argv)
     assert info.value.code == 2
     args = build_parser().parse_args(["--script", "a:b", "--script", "c:d:e"])
     assert args.script == [("a", "b"), ("c", "d:e")]
