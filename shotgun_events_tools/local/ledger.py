@@ -9,9 +9,10 @@ write transaction) completes the Powertools layer.
 A worker runs each delivery inside `LocalStore.deferring`: the completion records of its callbacks
 are written in the transaction that settles the delivery (removes it, or schedules its retry), so
 the record and the delivery's end commit together, one transaction and fsync instead of two, and no
-crash can leave one without the other. A callback that completed, then the process died before that
-commit, runs again at the next start (at least once, as after any crash mid-delivery). Nothing in
-the delivery reads its own records back: each callback of it has a key of its own.
+crash can leave one without the other. Only the last callback's record waits for that: the read
+before each callback writes the earlier callbacks' records first, so a crash in a later callback
+does not run the completed ones again. A callback that completed, then the process died before its
+record committed, runs again at the next start (at least once, as before this).
 
 "In progress" records are what earlier versions wrote before each callback. One `run` holds the
 store alone (its lock), so at start every such record belongs to a process that is gone:
@@ -60,6 +61,9 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         self._store = store
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
+        # Read before each callback runs: the delivery's earlier callbacks' records become durable
+        # first, so a crash in this one does not run those again.
+        self._store.write_deferred()
         rows = self._store.query("SELECT * FROM effects WHERE id = ?", (idempotency_key,))
         if not rows:
             raise IdempotencyItemNotFoundError

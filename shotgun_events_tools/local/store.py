@@ -426,12 +426,18 @@ class LocalStore:
         try:
             yield
         finally:
-            left = self._take_deferred()
-            self._thread.deferred = None
-            if left:
-                with self.write() as db:
-                    for sql, params in left:
-                        db.execute(sql, params)
+            try:
+                self.write_deferred()
+            finally:
+                self._thread.deferred = None
+
+    def write_deferred(self) -> None:
+        """Write now, in a transaction of their own, the statements this thread deferred (if any)."""
+        left = self._take_deferred()
+        if left:
+            with self.write() as db:
+                for sql, params in left:
+                    db.execute(sql, params)
 
     def defer(self, sql: str, params: Sequence[Any]) -> None:
         """`sql` in this thread's next write transaction inside `deferring`, else in one of its own now."""

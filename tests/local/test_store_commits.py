@@ -179,3 +179,18 @@ def test_records_no_settlement_took_are_written_when_the_delivery_ends(store: Lo
     assert len(store.query("SELECT * FROM effects")) == 1
     ran, _ = ledger.run(EFFECT, lambda: {"status": "completed"})
     assert not ran
+
+
+def test_an_earlier_callbacks_record_is_durable_before_the_next_callback_runs(store: LocalStore) -> None:
+    ledger = EffectLedger(SqlitePersistenceLayer(store), key_prefix="plugin.a")
+    seen_by_second: list[int] = []
+
+    def second() -> dict[str, str]:
+        with LocalStore(store.path, SITE, readonly=True) as view:  # what a crash now would leave
+            seen_by_second.append(len(view.query("SELECT * FROM effects")))
+        return {"status": "completed"}
+
+    with store.deferring():
+        ledger.run(EFFECT, lambda: {"status": "completed"})
+        ledger.run({**EFFECT, "callback": "1:cb"}, second)
+    assert seen_by_second == [1]  # the first callback's record: a crash in the second does not rerun it
