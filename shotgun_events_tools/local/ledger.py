@@ -6,6 +6,14 @@ it. The conditional put (`_put_record`: only if there is no record, or it expire
 progress" past its deadline, the DynamoDB layer's `ConditionExpression`, checked here inside one
 write transaction) completes the Powertools layer.
 
+A worker runs each delivery inside `LocalStore.deferring`: the completion records of its callbacks
+are written in the transaction that settles the delivery (removes it, or schedules its retry), so
+the record and the delivery's end commit together, one transaction and fsync instead of two, and no
+crash can leave one without the other. Only the last callback's record waits for that: the read
+before each callback writes the earlier callbacks' records first, so a crash in a later callback
+does not run the completed ones again. A callback that completed, then the process died before its
+record committed, runs again at the next start (at least once, as before this).
+
 "In progress" records are what earlier versions wrote before each callback. One `run` holds the
 store alone (its lock), so at start every such record belongs to a process that is gone:
 `clear_in_progress` drops them, and those callbacks run again at once instead of waiting for a
@@ -53,6 +61,9 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
         self._store = store
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
+        # Read before each callback runs: the delivery's earlier callbacks' records become durable
+        # first, so a crash in this one does not run those again.
+        self._store.write_deferred()
         rows = self._store.query("SELECT * FROM effects WHERE id = ?", (idempotency_key,))
         if not rows:
             raise IdempotencyItemNotFoundError
@@ -85,20 +96,20 @@ class SqlitePersistenceLayer(BasePersistenceLayer):
             )
 
     def _update_record(self, data_record: DataRecord) -> None:
-        # An upsert, as DynamoDB's UpdateItem is; the in-progress deadline is left as it was.
-        with self._store.write() as db:
-            db.execute(
-                "INSERT INTO effects (id, status, expiration, data, validation) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, expiration = excluded.expiration,"
-                " data = excluded.data, validation = excluded.validation",
-                (
-                    data_record.idempotency_key,
-                    data_record.status,
-                    data_record.expiry_timestamp,
-                    data_record.response_data or None,
-                    data_record.payload_hash or None,
-                ),
-            )
+        # An upsert, as DynamoDB's UpdateItem is; the in-progress deadline is left as it was. Deferred
+        # to the worker's settlement of the delivery when there is one (see the module docstring).
+        self._store.defer(
+            "INSERT INTO effects (id, status, expiration, data, validation) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, expiration = excluded.expiration,"
+            " data = excluded.data, validation = excluded.validation",
+            (
+                data_record.idempotency_key,
+                data_record.status,
+                data_record.expiry_timestamp,
+                data_record.response_data or None,
+                data_record.payload_hash or None,
+            ),
+        )
 
     def _delete_record(self, data_record: DataRecord) -> None:
         with self._store.write() as db:

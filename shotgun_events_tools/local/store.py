@@ -3,7 +3,10 @@ DynamoDB and SQS (cursor and backlog, the effect-once ledger, each plugin's pend
 its dead letters), so a restart continues where the last run stopped.
 
 Every write is one transaction (WAL journal, `synchronous=FULL`: a commit survives a crash of the
-process and of the machine). The file is marked with SQLite's `application_id` and a schema
+process and of the machine), and returns once committed. Writes that queue for the connection while
+one commits share the next transaction (group commit: one fsync for all of them, each in a savepoint
+of its own); reads use a connection of their own, so they see only what is committed and do not wait
+for a commit. The file is marked with SQLite's `application_id` and a schema
 version, and belongs to one site: opening anything else is one `StoreError` naming what is wrong.
 One `run` holds a store at a time (an exclusive lock on `<store>.lock`); readers (tests, operator
 commands) may open it read-only while it runs. A store of an older schema version is upgraded, in one
@@ -207,6 +210,16 @@ class LocalStore:
         self.shared = shared
         self._key = state_key(site)
         self._mutex = threading.RLock()
+        # Group commit (see `write`): the transaction open now, the writers queued for the connection,
+        # the commits done so far (each wakes the writers whose changes it holds) and those that failed.
+        self._committed = threading.Condition(self._mutex)
+        self._open = False
+        self._depth = 0
+        self._queued = 0
+        self._queue_lock = threading.Lock()
+        self._commits = 0
+        self._failed_commits: dict[int, str] = {}
+        self._thread = threading.local()  # per thread: statements deferred to its next write (`defer`)
         self._lock = _Lock(Path(f"{self.path}.lock"))
         if not (readonly or shared):
             self._lock.acquire()
@@ -215,6 +228,18 @@ class LocalStore:
         except BaseException:
             self._lock.release()
             raise
+        # Reads on a connection of their own: they see what is committed, and do not wait for the
+        # writers' connection while it commits (an fsync).
+        self._reads, self._read_mutex = self._db, self._mutex
+        if not readonly:
+            self._reads, self._read_mutex = self._read_only_connection(), threading.RLock()
+
+    def _read_only_connection(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        db.row_factory = sqlite3.Row
+        return db
 
     # -- opening -------------------------------------------------------------------------------------
 
@@ -230,12 +255,10 @@ class LocalStore:
                     raise StoreError(f"{self.path} is not a shotgun-events store (not an SQLite database)")
         try:
             if self.readonly:
-                db = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
+                db = self._read_only_connection()
             else:
                 db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            db.row_factory = sqlite3.Row
+                db.row_factory = sqlite3.Row
             self._check_or_create(db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store {self.path} is corrupt or unreadable ({exc})") from None
@@ -299,7 +322,11 @@ class LocalStore:
 
     def close(self) -> None:
         with self._mutex:
+            if self._open:  # a group whose last writer has not committed it yet (never left half-done)
+                self._commit()
             self._db.close()
+        with self._read_mutex:
+            self._reads.close()
         self._lock.release()
 
     def __enter__(self) -> LocalStore:
@@ -320,22 +347,119 @@ class LocalStore:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it is committed, or none."""
+        """One write transaction: all of it is committed, or none; durable once this returns.
+
+        Group commit: writers that queue for the connection while another holds it (its commit's
+        fsync, mostly) join one SQLite transaction, each in a savepoint of its own (a failing one takes
+        back only its own changes), and the last of them commits for all: one fsync for the group.
+        Each returns only after the commit that holds its changes (or raises that commit's error).
+        A reader on this connection may see a group's changes before they commit; each writer acts on
+        what it wrote only after. Statements this thread deferred (`defer`) go first, in the same
+        transaction.
+        """
         if self.readonly:
             raise StoreError(f"store {self.path} is open read-only")
+        with self._queue_lock:
+            self._queued += 1
         with self._mutex, self._failures():
-            self._db.execute("BEGIN IMMEDIATE")
+            with self._queue_lock:
+                self._queued -= 1
+            if self._depth:  # nested in this thread's write: part of it
+                with self._savepoint():
+                    yield self._db
+                return
+            if not self._open:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._open = True
+            commit = self._commits
+            self._depth = 1
             try:
-                yield self._db
-            except BaseException:
-                with suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
+                with self._savepoint():
+                    for sql, params in self._take_deferred():
+                        self._db.execute(sql, params)
+                    yield self._db
+            finally:
+                self._depth = 0
+                self._finish(commit)
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._db.execute("SAVEPOINT write")
+        try:
+            yield
+        except BaseException:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK TO write")
+                self._db.execute("RELEASE write")
+            raise
+        self._db.execute("RELEASE write")
+
+    def _finish(self, commit: int) -> None:
+        """Commit the group, or leave that to a writer queued behind (it joins it) and wait for it."""
+        with self._queue_lock:
+            queued = self._queued
+        if queued == 0:
+            self._commit()
+        while self._commits == commit:
+            self._committed.wait()
+        failure = self._failed_commits.get(commit)
+        if failure is not None:
+            raise StoreError(f"store {self.path} failed: {failure}")
+
+    def _commit(self) -> None:
+        try:
             self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self._failed_commits[self._commits] = str(exc)
+        finally:
+            self._open = False
+            self._commits += 1
+            self._committed.notify_all()
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Within this (in this thread), `defer` keeps statements for the thread's next `write`, so
+        they commit together with it; what no write took is written when this ends."""
+        self._thread.deferred = []
+        try:
+            yield
+        finally:
+            try:
+                self.write_deferred()
+            finally:
+                self._thread.deferred = None
+
+    def write_deferred(self) -> None:
+        """Write now, in a transaction of their own, the statements this thread deferred (if any)."""
+        left = self._take_deferred()
+        if left:
+            with self.write() as db:
+                for sql, params in left:
+                    db.execute(sql, params)
+
+    def defer(self, sql: str, params: Sequence[Any]) -> None:
+        """`sql` in this thread's next write transaction inside `deferring`, else in one of its own now."""
+        deferred: list[tuple[str, Sequence[Any]]] | None = getattr(self._thread, "deferred", None)
+        if deferred is None:
+            with self.write() as db:
+                db.execute(sql, params)
+        else:
+            deferred.append((sql, params))
+
+    def _take_deferred(self) -> list[tuple[str, Sequence[Any]]]:
+        deferred: list[tuple[str, Sequence[Any]]] | None = getattr(self._thread, "deferred", None)
+        if not deferred:
+            return []
+        taken = list(deferred)
+        deferred.clear()
+        return taken
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        with self._mutex, self._failures():
-            return self._db.execute(sql, params).fetchall()
+        """Read what is committed (on the readers' connection: see `__init__`)."""
+        with self._read_mutex, self._failures():
+            return self._reads.execute(sql, params).fetchall()
 
     # -- the poller's StateStore ---------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
 The worker takes ready group heads and runs each group in a thread of its own pool, so a plugin
 runs up to `concurrency` entities at once and one entity's events in order. Each delivery goes to
 `PluginDispatcher.handle_batch` as a one-record SQS FIFO batch (the Lambda path, unchanged), with a
-Lambda context stand-in. Then, in one transaction, it is removed (done) and the group's next ready
-event taken; or it waits `retry_delay * 2**(attempt-1)` (at most `max_retry_delay`) and holds its
-group back; or, after `max_attempts`, it moves to the dead letters and its group goes on.
+Lambda context stand-in. Then, in one transaction that also holds its callbacks' effect-once records,
+it is removed (done) and the group's next ready event taken; or it waits `retry_delay *
+2**(attempt-1)` (at most `max_retry_delay`) and holds its group back; or, after `max_attempts`, it
+moves to the dead letters and its group goes on.
 
 Workers share nothing but the store: a plugin that fails, hangs or is slow delays only itself.
 A disabled plugin's worker is paused: its events wait in the store until the file loads again.
@@ -200,7 +201,12 @@ class PluginWorker:
             self.wake()
 
     def _run_one(self, dispatcher: PluginDispatcher, delivery: Delivery) -> Delivery | None:
-        """Run one delivery and settle it; the group's next delivery to run, if it goes on."""
+        """Run one delivery and settle it; the group's next delivery to run, if it goes on. The
+        effect-once records of its callbacks commit in the settling transaction (`local.ledger`)."""
+        with self._store.deferring():
+            return self._run_and_settle(dispatcher, delivery)
+
+    def _run_and_settle(self, dispatcher: PluginDispatcher, delivery: Delivery) -> Delivery | None:
         record = sqs_record(delivery, self._source)
         context = InvocationContext(f"plugin-{self.name}", INVOCATION_SECONDS)
         with self._notes.watch() as last_error:
