@@ -100,6 +100,9 @@ JOIN (SELECT group_id, MIN(event_id) AS head FROM deliveries
 _COLUMNS = "plugin, event_id, group_id, message_id, body, attributes, enqueued_at"
 
 
+MAX_GROUPED_WRITES = 64  # writes one commit may hold (see `LocalStore.write`)
+
+
 class StoreError(RuntimeError):
     """The store cannot be used (foreign, corrupt, in use, another site's); the message says why."""
 
@@ -214,6 +217,7 @@ class LocalStore:
         # the commits done so far (each wakes the writers whose changes it holds) and those that failed.
         self._committed = threading.Condition(self._mutex)
         self._open = False
+        self._grouped = 0  # writers in the open transaction
         self._depth = 0
         self._queued = 0
         self._queue_lock = threading.Lock()
@@ -370,7 +374,8 @@ class LocalStore:
                 return
             if not self._open:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._open = True
+                self._open, self._grouped = True, 0
+            self._grouped += 1
             commit = self._commits
             self._depth = 1
             try:
@@ -398,7 +403,8 @@ class LocalStore:
         """Commit the group, or leave that to a writer queued behind (it joins it) and wait for it."""
         with self._queue_lock:
             queued = self._queued
-        if queued == 0:
+        # The cap: while writers keep queueing, the first of a group must not wait without end.
+        if queued == 0 or self._grouped >= MAX_GROUPED_WRITES:
             self._commit()
         while self._commits == commit:
             self._committed.wait()

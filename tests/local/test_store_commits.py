@@ -92,6 +92,17 @@ def test_a_writer_queued_behind_another_shares_its_commit_and_both_return_durabl
         assert commits == ["COMMIT"]  # one transaction, one fsync, for both
 
 
+def test_a_group_at_its_cap_commits_though_writers_queue_behind(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shotgun_events_tools.local.store.MAX_GROUPED_WRITES", 1)
+    commits = commits_of(store)
+    seen: dict[str, bool] = {}
+    with queued_behind_a_write(store, seen, lambda: write_key(store, "second", seen)):
+        assert seen == {"first": True, "second": True}
+        assert commits == ["COMMIT", "COMMIT"]  # the first did not wait for the one queued behind
+
+
 def test_a_failing_writer_in_a_group_takes_back_only_its_own_changes(store: LocalStore) -> None:
     seen: dict[str, bool] = {}
     errors: list[str] = []
