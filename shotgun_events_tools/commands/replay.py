@@ -14,6 +14,7 @@ from shotgun_events_tools.operate.options import (
     add_deployment_arguments,
     command_parser,
     open_deployment,
+    plugin_folders,
     positive_id,
 )
 from shotgun_events_tools.operate.replay import DEFAULT_MAX_EVENTS
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.to_id is not None and args.from_id is None:
         raise CommandError("--to-id goes with --from-id")
     replay_id = check_replay_id(args.replay_id) if args.replay_id else new_replay_id()
-    plugin = load_matching_plugin(args.plugin, args.plugins)
+    plugin = load_matching_plugin(args.plugin, plugin_folders(args))
     deployment = open_deployment(args)
     deployment.require_plugin(args.plugin)
     site = deployment.site(args.credentials)

@@ -22,6 +22,7 @@ from typing import Any
 from shotgun_events.config import site_url
 from shotgun_events.fpt import ScriptCredentials
 from shotgun_events_tools.cli import CommandError
+from shotgun_events_tools.operate.options import add_plugins_argument
 
 NAME_VARIABLE = "SHOTGUN_SCRIPT_NAME"
 KEY_VARIABLE = "SHOTGUN_SCRIPT_KEY"
@@ -146,9 +147,7 @@ def add_to(commands: Any) -> None:
         description="Run the plugins on this machine against an FPT site, without AWS: the daemon's drop-in.",
     )
     run_parser.add_argument("--site", metavar="URL", help="the FPT site URL (default: $SHOTGUN_URL)")
-    run_parser.add_argument(
-        "--plugins", nargs="+", required=True, metavar="DIR", help="plugin folders, in order"
-    )
+    add_plugins_argument(run_parser)
     run_parser.add_argument(
         "--credentials",
         metavar="FILE",

@@ -16,17 +16,28 @@ def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
     choice.add_argument(
         "--local", metavar="PATH", help="the local runtime's store (`shotgun-events run --store PATH`)"
     )
-    where.add_argument(
-        "--plugins",
-        nargs="+",
-        default=["plugins"],
-        metavar="DIR",
-        help="the plugin folders, in order (as `run` was given them; default: plugins)",
-    )
+    add_plugins_argument(parser, " as given to `run` (default: plugins)")
     aws = parser.add_argument_group("AWS (with --stack)")
     aws.add_argument("--region", help="the stack's region (default: AWS_REGION / the profile's)")
     aws.add_argument("--profile", help="the AWS profile to use (default: AWS_PROFILE / the default chain)")
     aws.add_argument("--endpoint-url", help="another AWS endpoint, e.g. the demo's moto server")
+
+
+def add_plugins_argument(parser: argparse.ArgumentParser, default_text: str | None = None) -> None:
+    """`--plugins DIR`, one folder per occurrence, repeated for several (one folder each, so it
+    cannot swallow the command's positional argument); with no `default_text` it is required."""
+    parser.add_argument(
+        "--plugins",
+        action="append",
+        required=default_text is None,
+        metavar="DIR",
+        help=f"a plugin folder{default_text or ''}; repeat for several, in order: --plugins a --plugins b",
+    )
+
+
+def plugin_folders(args: argparse.Namespace) -> list[str]:
+    """The `--plugins` folders given, else `plugins` (not an argparse default: `append` would add to it)."""
+    return getattr(args, "plugins", None) or ["plugins"]
 
 
 def add_credentials_argument(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +52,7 @@ def open_deployment(args: argparse.Namespace) -> Deployment:
     if args.local is not None:
         from shotgun_events_tools.operate.local import LocalDeployment
 
-        return LocalDeployment(args.local, getattr(args, "plugins", ["plugins"]))
+        return LocalDeployment(args.local, plugin_folders(args))
     import boto3
 
     from shotgun_events_tools.operate.stack import StackDeployment

@@ -92,3 +92,10 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(StackDeployment, "__init__", broken)
     with pytest.raises(ZeroDivisionError):
         main(["status", "--stack", "studio"])
+
+
+def test_run_takes_one_plugin_folder_per_plugins_option() -> None:
+    from shotgun_events_tools.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--plugins", "a", "--plugins", "b"])
+    assert args.plugins == ["a", "b"]

@@ -259,3 +259,17 @@ def test_no_store_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert result.err.strip() == (
         f"shotgun-events status: no local store at {missing} (`shotgun-events run --store` names it)"
     )
+
+
+def test_plugins_takes_one_folder_each_time_and_leaves_the_plugin_argument_alone(
+    store_path: Path, site: FptEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    more = tmp_path / "more_plugins"
+    note_plugin(more, "notes_a")
+    folders = ["--plugins", "plugins", "--plugins", str(more)]
+    paused = cli(capsys, "pause", "--local", str(store_path), *folders, "init_entity")
+    assert paused.code == 0, paused.err
+    status = plugin_status(capsys, store_path, *folders)
+    assert status["init_entity"]["paused"] is True and {"logArgs", "notes_a"} <= set(status)
+    missing = cli(capsys, "import-daemon-state", "--local", str(store_path), *folders, str(tmp_path / "x.id"))
+    assert missing.code == 2 and "cannot read daemon state file" in missing.err
