@@ -33,6 +33,7 @@ def _when(epoch: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     deployment = open_deployment(args)
@@ -62,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
         console.print(
             f"[bold]event {event.event_id}[/] ({event.event_type}, {event.entity}) parked by {args.plugin}"
         )
-        console.print(f"first failure {_when(event.first_failure)}, received {event.receive_count} times")
+        console.print(f"first delivery {_when(event.first_delivery)}, received {event.receive_count} times")
         if event.replay:
             console.print(f"sent by replay {event.replay}")
         console.print_json(event.body) if event.body.startswith("{") else console.print(event.body)
         if error is None:
             console.print("no error line about it in the plugin's logs (they may have expired)")
         else:
-            console.print(f"[bold]last error[/] {_when(error.time)}: {error.message}", markup=False)
+            console.print(f"[bold]last error[/] {_when(error.time)}: {escape(error.message)}")
             exception = error.details.get("exception")
             if exception:
                 console.print(str(exception), markup=False, highlight=False)
@@ -85,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
         title=f"{args.plugin}: {total} parked events"
         + (f" ({len(parked)} listed)" if len(parked) < total else "")
     )
-    for column in ("event", "type", "entity", "first failure", "receives", "replay"):
+    for column in ("event", "type", "entity", "first delivery", "receives", "replay"):
         table.add_column(column)
     for p in parked:
         table.add_row(
             str(p.event_id or "?"),
             p.event_type or "-",
             p.entity or "-",
-            _when(p.first_failure),
+            _when(p.first_delivery),
             str(p.receive_count or "-"),
             p.replay or "",
         )
@@ -105,7 +106,7 @@ def _row(p: Any) -> dict[str, Any]:
         "event_id": p.event_id,
         "event_type": p.event_type,
         "entity": p.entity,
-        "first_failure": _when(p.first_failure),
+        "first_delivery": _when(p.first_delivery),
         "receive_count": p.receive_count,
         "replay": p.replay,
         "message_id": p.message_id,

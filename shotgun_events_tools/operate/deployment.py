@@ -52,7 +52,7 @@ class ParkedEvent:
     event_id: int | None
     event_type: str | None
     entity: str | None  # "Shot:1234"
-    first_failure: float | None  # the first delivery attempt (epoch s)
+    first_delivery: float | None  # the first delivery attempt (epoch s)
     receive_count: int | None
     replay: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -63,7 +63,7 @@ class ParkedEvent:
         message_id: str,
         body: str,
         attributes: Mapping[str, str],
-        first_failure: float | None,
+        first_delivery: float | None,
         receive_count: int | None,
     ) -> ParkedEvent:
         """What the message's body (or, for a reference, its attributes) says about the event."""
@@ -85,7 +85,7 @@ class ParkedEvent:
             event_id,
             event_type,
             entity,
-            first_failure,
+            first_delivery,
             receive_count,
             attributes.get(REPLAY_ATTRIBUTE),
             dict(attributes),

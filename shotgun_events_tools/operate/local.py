@@ -166,9 +166,15 @@ class LocalDeployment:
 
     def parked(self, name: str, limit: int) -> tuple[list[ParkedEvent], int]:
         dead = self._reader.dead_letters(name)
-        rows = self._reader.query("SELECT event_id, attributes FROM dead_letters WHERE plugin = ?", (name,))
-        attributes = {int(r["event_id"]): json.loads(r["attributes"]) for r in rows}
-        return [_parked(d, attributes.get(d.event_id, {})) for d in dead[:limit]], len(dead)
+        rows = self._reader.query(
+            "SELECT event_id, attributes, enqueued_at FROM dead_letters WHERE plugin = ?", (name,)
+        )
+        by_id = {int(r["event_id"]): r for r in rows}
+        listed = [
+            _parked(d, json.loads(by_id[d.event_id]["attributes"]), by_id[d.event_id]["enqueued_at"])
+            for d in dead[:limit]
+        ]
+        return listed, len(dead)
 
     def last_error(self, name: str, event_id: int) -> LoggedError | None:
         for dead in self._reader.dead_letters(name):
@@ -210,12 +216,13 @@ class LocalDeployment:
         return added
 
 
-def _parked(dead: DeadLetter, attributes: Mapping[str, str]) -> ParkedEvent:
-    # The store keeps when an event was parked and why (`--event`), not when it first failed.
+def _parked(dead: DeadLetter, attributes: Mapping[str, str], enqueued_at: float) -> ParkedEvent:
+    # The store records when the event was queued for the plugin, not when its first attempt started:
+    # the queued time stands for its first delivery (later only behind its entity's events or a pause).
     return ParkedEvent.of(
         f"{dead.plugin}:{dead.event_id}",
         dead.body,
         attributes,
-        first_failure=None,
+        first_delivery=enqueued_at,
         receive_count=dead.attempts,
     )

@@ -413,7 +413,7 @@ def _parked(message: Mapping[str, Any]) -> ParkedEvent:
         message["MessageId"],
         message["Body"],
         strings,
-        first_failure=int(first) / 1000 if first else None,
+        first_delivery=int(first) / 1000 if first else None,
         receive_count=int(count) if count else None,
     )
 

@@ -5,6 +5,7 @@ pause and resume, which that run honours (checked against a real `run`)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +274,19 @@ def test_plugins_takes_one_folder_each_time_and_leaves_the_plugin_argument_alone
     assert status["init_entity"]["paused"] is True and {"logArgs", "notes_a"} <= set(status)
     missing = cli(capsys, "import-daemon-state", "--local", str(store_path), *folders, str(tmp_path / "x.id"))
     assert missing.code == 2 and "cannot read daemon state file" in missing.err
+
+
+def test_dlq_shows_when_each_parked_event_was_first_delivered_and_its_error_without_markup(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalStore(store_path, site.url, readonly=True) as store:
+        queued = {r["event_id"]: r["enqueued_at"] for r in store.query("SELECT * FROM dead_letters")}
+    listed = cli(capsys, "dlq", "create_shot_directories", "--local", str(store_path), "--json")
+    for row in json.loads(listed.out)["listed"]:
+        expected = datetime.fromtimestamp(queued[row["event_id"]], UTC).replace(microsecond=0)
+        assert row["first_delivery"] == expected.isoformat().replace("+00:00", "Z")
+    event = min(queued)
+    shown = cli(capsys, "dlq", "create_shot_directories", "--local", str(store_path), "--event", str(event))
+    assert shown.code == 0, shown.err
+    assert f"first delivery {expected.year}" in shown.out and "[bold]" not in shown.out
+    assert f"last error {expected.year}" in shown.out and "SHOT_DIRECTORIES_ROOT is not set" in shown.out
