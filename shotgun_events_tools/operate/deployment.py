@@ -41,6 +41,12 @@ class PluginStatus:
     state: str  # as the service says it: Enabled, Disabled, Enabling, Disabling, ...
     oldest_parked_age: float | None = None  # seconds, if known
     recent_failures: int | None = None  # records failed in the last hour, if known
+    # What the local store knows instead: events waiting for a retry after a failed attempt, the
+    # most attempts one of them has had, and events parked in the last hour.
+    retrying: int | None = None
+    retry_attempts: int | None = None
+    parked_last_hour: int | None = None
+    load_error: str | None = None  # why the plugin's file does not load (it is disabled), if checked
 
 
 @dataclass(frozen=True)

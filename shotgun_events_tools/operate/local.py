@@ -139,10 +139,14 @@ class LocalDeployment:
         for delivery in self._reader.in_flight():
             in_flight[delivery.plugin] = in_flight.get(delivery.plugin, 0) + 1
         paused = self._reader.paused_plugins()
+        load_errors = self._load_errors()
         now = time.time()
         statuses = []
         for name in self.plugins():
             dead = self._reader.dead_letters(name)
+            # Failed at least once and waiting for the next attempt (not the one under way now).
+            retrying = [d for d in self._reader.pending(name) if d.last_error is not None]
+            error = load_errors.get(name)
             statuses.append(
                 PluginStatus(
                     name=name,
@@ -150,12 +154,24 @@ class LocalDeployment:
                     in_flight=in_flight.get(name, 0),
                     parked=len(dead),
                     paused=name in paused,
-                    state="Disabled" if name in paused else "Enabled",
+                    state="Disabled" if name in paused or error else "Enabled",
                     oldest_parked_age=now - min(d.dead_at for d in dead) if dead else None,
-                    recent_failures=sum(1 for d in dead if d.dead_at > now - 3600),
+                    retrying=len(retrying),
+                    retry_attempts=max((d.attempts for d in retrying), default=0),
+                    parked_last_hour=sum(1 for d in dead if d.dead_at > now - 3600),
+                    load_error=error,
                 )
             )
         return statuses
+
+    def _load_errors(self) -> dict[str, str]:
+        """Why each plugin of the folders that does not load is disabled, loaded as `run` loads it."""
+        from shotgun_events.plugins import RecordedMetrics, load_plugins
+        from shotgun_events_tools.operate.replay import quiet_logs
+
+        with quiet_logs():
+            loaded = load_plugins(self._plugin_dirs, RecordedMetrics())
+        return {p.name: p.error for p in loaded if p.error is not None}
 
     def firing_alarms(self) -> list[str]:
         return []  # the local runtime has no alarms: status shows the parked events instead

@@ -152,6 +152,11 @@ def test_changes_wait_for_a_running_run(
         assert len(store.dead_letters("create_shot_directories")) == 2
 
 
+def read_pending(store: Path, site: str, plugin: str) -> list[Any]:
+    with read_store(store, site) as view:
+        return view.pending(plugin)
+
+
 def plugin_status(capsys: pytest.CaptureFixture[str], store: Path, *args: str) -> dict[str, dict[str, Any]]:
     """`status --local STORE --json`'s plugins, by name."""
     result = cli(capsys, "status", "--local", str(store), *args, "--json")
@@ -221,6 +226,8 @@ def test_a_paused_plugin_of_a_running_run_waits_and_resumed_gets_every_event_onc
 
     # THEN notes_a runs them all, notes_b none: they wait in the store, in order
     wait_until(lambda: sorted(i for _, i in notes_by(site, "notes_a")) == before + during, "notes_a ran them")
+    # Its last note is written just before the store settles that event: wait for the store too.
+    wait_until(lambda: not read_pending(store, site.url, "notes_a"), "notes_a's deliveries settled")
     assert sorted(i for _, i in notes_by(site, "notes_b")) == before
     with read_store(store, site.url) as view:
         assert [d.event_id for d in view.pending("notes_b")] == during
@@ -290,3 +297,29 @@ def test_dlq_shows_when_each_parked_event_was_first_delivered_and_its_error_with
     assert shown.code == 0, shown.err
     assert f"first delivery {expected.year}" in shown.out and "[bold]" not in shown.out
     assert f"last error {expected.year}" in shown.out and "SHOT_DIRECTORIES_ROOT is not set" in shown.out
+
+
+def test_status_shows_what_the_store_records_of_failures_and_the_plugins_that_do_not_load(
+    store_path: Path, site: FptEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN one of init_entity's events failed once and waits for its retry, and a plugin that does not import
+    with LocalStore(store_path, site.url) as store:
+        (taken, *_) = store.take_ready("init_entity", 1)
+        store.retry_later(taken, taken.enqueued_at + 60, "RuntimeError: FPT said no")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "syntax_error.py").write_text("def registerCallbacks(reg)\n", encoding="utf-8")
+    folders = ["--plugins", "plugins", "--plugins", str(broken)]
+
+    plugins = plugin_status(capsys, store_path, *folders)
+    init, parking = plugins["init_entity"], plugins["create_shot_directories"]
+    assert (init["retrying"], init["retry_attempts"], init["parked_last_hour"]) == (1, 1, 0)
+    assert (parking["retrying"], parking["parked_last_hour"]) == (0, 2)
+    assert init["failures_last_hour"] is None  # the store does not record failed attempts by time
+    assert plugins["syntax_error"]["state"] == "Disabled" and plugins["init_entity"]["state"] == "Enabled"
+    assert "SyntaxError" in plugins["syntax_error"]["load_error"]
+
+    table = cli(capsys, "status", "--local", str(store_path), *folders)
+    row = next(line for line in table.out.splitlines() if "syntax_error" in line)
+    assert "disabled: does not load" in row
+    assert "1 retrying (up to 1 attempts), 0 parked in 1h" in table.out
