@@ -36,7 +36,7 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
     from shotgun_events.poller import initialise
     from shotgun_events.poller.cursor import PollState
     from shotgun_events.poller.state_store import StateConflict
-    from shotgun_events_tools.operate.audit import audit
+    from shotgun_events_tools.operate.audit import audited
 
     deployment = args.deployment
     site = deployment.site(args.credentials)
@@ -45,7 +45,11 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
     if state.cursor > newest:
         first = state.cursor + 1
         raise CommandError(f"event {first} is beyond the newest event ({newest}) on {site.url}")
-    with deployment.state_store() as store:
+    details = {"cursor": state.cursor, "backlog": len(state.backlog), "replaced_cursor": None, "count": 0}
+    with (
+        audited(deployment.who(), deployment.label, args.command, **details) as record,
+        deployment.state_store() as store,
+    ):
         existing = store.load()
         if existing is not None and not args.force:
             raise CommandError(
@@ -57,15 +61,7 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
             raise CommandError(
                 "the poller wrote its state meanwhile: run again (with --force to replace it)"
             ) from None
-    audit(
-        deployment.who(),
-        deployment.label,
-        args.command,
-        cursor=state.cursor,
-        backlog=len(state.backlog),
-        replaced_cursor=existing.state.cursor if existing else None,
-        count=1,
-    )
+        record.update(replaced_cursor=existing.state.cursor if existing else None, count=1)
     print(f"poller for {site.url} starts after event {state.cursor} (backlog {len(state.backlog)} ids)")
     return 0
 

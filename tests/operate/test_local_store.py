@@ -323,3 +323,27 @@ def test_status_shows_what_the_store_records_of_failures_and_the_plugins_that_do
     row = next(line for line in table.out.splitlines() if "syntax_error" in line)
     assert "disabled: does not load" in row
     assert "1 retrying (up to 1 attempts), 0 parked in 1h" in table.out
+
+
+def test_every_change_writes_one_audit_line_with_its_outcome_and_nothing_else_on_stderr(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = ["--local", str(store_path)]
+    newest = str(site.site.last_event_id)
+    runs = {
+        "pause": cli(capsys, "pause", "init_entity", *local),
+        "resume": cli(capsys, "resume", "init_entity", *local),
+        "init": cli(capsys, "init", *local, "--from-id", "5", "--force"),
+        "redrive": cli(capsys, "redrive", "create_shot_directories", *local),
+        "replay": cli(capsys, "replay", "init_entity", *local, "--from-id", newest, "--yes"),
+    }
+    for command, result in runs.items():
+        assert result.code == 0, result.err
+        (line,) = result.err.splitlines()  # the audit line, no empty line before it
+        assert (json.loads(line)["command"], json.loads(line)["outcome"]) == (command, "done")
+
+    refused = cli(capsys, "init", *local, "--from-id", "5")  # a state exists: refused, and audited so
+    assert refused.code == 2
+    (audit,) = refused.audit()
+    assert (audit["command"], audit["outcome"], audit["count"]) == ("init", "failed", 0)
+    assert refused.err.splitlines()[-1].startswith("shotgun-events init: the poller already has a state")
