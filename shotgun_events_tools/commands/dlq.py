@@ -15,6 +15,7 @@ from typing import Any
 from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.options import (
     add_deployment_arguments,
+    bounded_number,
     command_parser,
     open_deployment,
     positive_id,
@@ -44,9 +45,14 @@ def run(args: argparse.Namespace) -> int:
     if args.event is not None:
         chosen = [p for p in parked if p.event_id == args.event]
         if not chosen:
+            if len(parked) < total:  # SQS FIFO hands out an entity's later messages only after its first
+                raise CommandError(
+                    f"event {args.event} is not among the {len(parked)} of plugin {args.plugin}'s {total} "
+                    "parked events that could be listed now"
+                )
             raise CommandError(
-                f"event {args.event} is not among the {len(parked)} parked events of plugin {args.plugin} "
-                f"listed (of {total})"
+                f"plugin {args.plugin} has not parked event {args.event} ({total} parked: "
+                f"`shotgun-events dlq {args.plugin} --show` lists them)"
             )
         error = deployment.last_error(args.plugin, args.event)
         if args.json:
@@ -119,7 +125,7 @@ def add_to(commands: Any) -> None:
     parser.add_argument("--show", action="store_true", help="list the parked events (the default)")
     parser.add_argument("--event", type=positive_id, metavar="ID", help="one event's body and last error")
     parser.add_argument(
-        "--limit", type=positive_id, default=100, metavar="N", help="list at most N (default 100)"
+        "--limit", type=bounded_number(int, 1), default=100, metavar="N", help="list at most N (default 100)"
     )
     parser.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_deployment_arguments(parser)

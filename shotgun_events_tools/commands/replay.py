@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.options import (
     add_credentials_argument,
     add_deployment_arguments,
+    bounded_number,
     command_parser,
     open_deployment,
     plugin_folders,
@@ -32,6 +33,11 @@ def _time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time like 2026-11-30T10:00 (UTC unless it says)"
         ) from None
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time as the site reads it: UTC unless it says."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _confirm(question: str) -> None:
@@ -59,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     check_ids(args.from_id, args.to_id)
     if args.until is not None and args.since is None:
         raise CommandError("--until goes with --since")
+    if args.until is not None and _utc(args.until) <= _utc(args.since):
+        raise CommandError(
+            f"--until {args.until.isoformat()} is not after --since {args.since.isoformat()}: "
+            "the range is reversed"
+        )
     if args.to_id is not None and args.from_id is None:
         raise CommandError("--to-id goes with --from-id")
     replay_id = check_replay_id(args.replay_id) if args.replay_id else new_replay_id()
@@ -149,7 +160,7 @@ def add_to(commands: Any) -> None:
     parser.add_argument("--yes", action="store_true", help="no confirmation, and no --max-events limit")
     parser.add_argument(
         "--max-events",
-        type=positive_id,
+        type=bounded_number(int, 1),
         default=DEFAULT_MAX_EVENTS,
         metavar="N",
         help=f"refuse a range of more than N ids without --yes (default {DEFAULT_MAX_EVENTS})",

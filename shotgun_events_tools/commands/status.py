@@ -203,6 +203,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
 
+    if args.credentials:  # a bad file is a bad argument, not the site being unavailable
+        from shotgun_events_tools.commands.run import read_credentials
+
+        read_credentials(args.credentials)
     deployment = open_deployment(args)
     console = Console()
     if not console.is_terminal:  # piped or logged: no terminal width to fit, keep lines whole

@@ -40,7 +40,10 @@ _MOVED_COLUMNS = "plugin, event_id, group_id, message_id, body, attributes, enqu
 def store_site(path: Path) -> str:
     """The site a store belongs to (its `meta`), read without knowing it first."""
     if not path.is_file():
-        raise CommandError(f"no local store at {path} (`shotgun-events run --store` names it)")
+        raise CommandError(
+            f"no local store at {path} (`shotgun-events run --store {path} --from-id N` creates one "
+            "that starts at event N)"
+        )
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

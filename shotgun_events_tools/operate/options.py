@@ -4,6 +4,7 @@ and how to reach AWS."""
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from shotgun_events_tools.operate.deployment import Deployment
@@ -70,6 +71,22 @@ def positive_id(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not an event id: ids start at 1")
     return value
+
+
+def bounded_number(kind: type[int] | type[float], minimum: float = 0.0, maximum: float = math.inf) -> Any:
+    """An argparse type: a finite number from `minimum` to `maximum`."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not minimum <= value <= maximum:
+            limits = f"at least {minimum:g}" if maximum == math.inf else f"from {minimum:g} to {maximum:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number {limits}")
+        return value
+
+    return parse
 
 
 def command_parser(commands: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:

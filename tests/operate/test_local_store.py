@@ -265,7 +265,8 @@ def test_no_store_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert result.code == 2
     missing = tmp_path / "none.sqlite"
     assert result.err.strip() == (
-        f"shotgun-events status: no local store at {missing} (`shotgun-events run --store` names it)"
+        f"shotgun-events status: no local store at {missing} (`shotgun-events run --store {missing} "
+        "--from-id N` creates one that starts at event N)"
     )
 
 
@@ -347,3 +348,23 @@ def test_every_change_writes_one_audit_line_with_its_outcome_and_nothing_else_on
     (audit,) = refused.audit()
     assert (audit["command"], audit["outcome"], audit["count"]) == ("init", "failed", 0)
     assert refused.err.splitlines()[-1].startswith("shotgun-events init: the poller already has a state")
+
+
+def test_dlq_event_not_parked_says_so_plainly(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "dlq", "create_shot_directories", "--local", str(store_path), "--event", "999999")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "shotgun-events dlq: plugin create_shot_directories has not parked event 999999 (2 parked: "
+        "`shotgun-events dlq create_shot_directories --show` lists them)"
+    )
+
+
+def test_status_with_an_unreadable_credentials_file_is_a_bad_argument(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "status", "--local", str(store_path), "--credentials", str(tmp_path / "nope.json"))
+    assert (result.code, result.out) == (2, "")
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"shotgun-events status: cannot read credentials file {tmp_path / 'nope.json'}")
