@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
                     f"event {args.event} is not among the {len(parked)} of plugin {args.plugin}'s {total} "
                     "parked events that could be listed now"
                 )
+            if total == 0:
+                raise CommandError(
+                    f"plugin {args.plugin} has no parked events (event {args.event} is not one)"
+                )
             raise CommandError(
                 f"plugin {args.plugin} has not parked event {args.event} ({total} parked: "
                 f"`shotgun-events dlq {args.plugin} --show` lists them)"

@@ -80,4 +80,6 @@ def test_event_shows_its_body_and_the_last_error_the_plugin_logged(
 def test_an_event_not_parked_is_one_line(studio: Studio) -> None:
     result = studio.cli("dlq", PLUGIN, "--event", "12345")
     assert result.code == 2
-    assert "event 12345 is not among the 0 parked events" in result.err
+    assert (
+        result.err == f"shotgun-events dlq: plugin {PLUGIN} has no parked events (event 12345 is not one)\n"
+    )
