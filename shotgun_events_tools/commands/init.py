@@ -39,6 +39,7 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
     from shotgun_events_tools.operate.audit import audited
 
     deployment = args.deployment
+    deployment.check_changeable()
     site = deployment.site(args.credentials)
     newest = site.newest_id()
     state = PollState(cursor=newest) if state is None else state

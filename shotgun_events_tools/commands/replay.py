@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     plugin = load_matching_plugin(args.plugin, plugin_folders(args))
     deployment = open_deployment(args)
     deployment.require_plugin(args.plugin)
+    deployment.check_changeable()
     site = deployment.site(args.credentials)
     ids = resolve_range(site, from_id=args.from_id, to_id=args.to_id, since=args.since, until=args.until)
     if ids.span > args.max_events and not args.yes:
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             count=sent,
             outcome=outcome,
         )
-        if outcome != "done":
+        if outcome != "done" and sent:  # with nothing sent, a new replay is as good
             print(
                 f"replay {replay_id} stopped after sending {sent} events: run it again with "
                 f"--replay-id {replay_id} to finish it without running those twice",

@@ -119,6 +119,10 @@ class LocalDeployment:
     def state_store(self) -> AbstractContextManager[StateStore]:
         return self._writer()
 
+    def check_changeable(self) -> None:
+        with self._writer():  # the lock taken and let go: a `run` holding it is named now
+            pass
+
     def poller_status(self) -> PollerStatus:
         loaded = self._reader.load()
         if loaded is None:

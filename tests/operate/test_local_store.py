@@ -368,3 +368,14 @@ def test_status_with_an_unreadable_credentials_file_is_a_bad_argument(
     assert (result.code, result.out) == (2, "")
     (line,) = result.err.strip().splitlines()
     assert line.startswith(f"shotgun-events status: cannot read credentials file {tmp_path / 'nope.json'}")
+
+
+def test_replay_on_a_store_held_by_run_says_so_first_and_sends_nothing(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalStore(store_path, site.url):  # `run` holds the store
+        result = cli(capsys, "replay", "init_entity", "--local", str(store_path), "--from-id", "1", "--yes")
+    assert (result.code, result.out) == (2, "")  # no banner: FPT was not read
+    (line,) = result.err.strip().splitlines()
+    assert "in use by another shotgun-events run" in line and "stop it first" in line
+    assert "--replay-id" not in result.err
