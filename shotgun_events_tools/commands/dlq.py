@@ -23,6 +23,7 @@ from shotgun_events_tools.operate.options import (
 
 EXAMPLE = """  shotgun-events dlq create_shot_directories --stack studio --show
   shotgun-events dlq create_shot_directories --stack studio --event 123456   # its body and last error
+  shotgun-events dlq create_shot_directories --local shotgun-events.sqlite --show
 """
 
 

@@ -24,6 +24,7 @@ from shotgun_events_tools.operate.options import (
 INIT_EXAMPLE = """  shotgun-events init --stack studio --from-id 123456    # the poller publishes 123456 next
   shotgun-events init --stack studio --latest            # skip to the newest event
   shotgun-events init --stack studio --from-id 120000 --force   # rewind an existing state
+  shotgun-events init --local shotgun-events.sqlite --from-id 120000 --force   # `run` stopped first
 """
 IMPORT_EXAMPLE = """  # the daemon's state file (its `eventIdFile`), after stopping the daemon:
   shotgun-events import-daemon-state --stack studio shotgunEventDaemon.id

@@ -14,6 +14,7 @@ from shotgun_events_tools.operate.options import add_deployment_arguments, comma
 EXAMPLE = """  shotgun-events dlq create_shot_directories --stack studio --show   # what is parked, and why
   # fix the plugin, deploy it, then:
   shotgun-events redrive create_shot_directories --stack studio
+  shotgun-events redrive create_shot_directories --local shotgun-events.sqlite   # `run` stopped first
 """
 
 

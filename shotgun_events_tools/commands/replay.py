@@ -23,6 +23,7 @@ from shotgun_events_tools.operate.replay import DEFAULT_MAX_EVENTS
 EXAMPLE = """  shotgun-events replay init_entity --stack studio --from-id 120000 --to-id 120500
   shotgun-events replay init_entity --stack studio --since 2026-11-30T10:00 --until 2026-11-30T12:00
   shotgun-events replay init_entity --stack studio --from-id 120000 --yes   # to the newest, no prompt
+  shotgun-events replay init_entity --local shotgun-events.sqlite --plugins plugins --from-id 120000
 """
 
 

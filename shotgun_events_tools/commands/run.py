@@ -21,10 +21,13 @@ from typing import Any
 from shotgun_events.config import site_url
 from shotgun_events.fpt import ScriptCredentials
 from shotgun_events_tools.cli import CommandError
-from shotgun_events_tools.operate.options import add_plugins_argument, bounded_number
+from shotgun_events_tools.operate.options import (
+    KEY_VARIABLE,
+    NAME_VARIABLE,
+    add_plugins_argument,
+    bounded_number,
+)
 
-NAME_VARIABLE = "SHOTGUN_SCRIPT_NAME"
-KEY_VARIABLE = "SHOTGUN_SCRIPT_KEY"
 DEFAULT_STORE = "shotgun-events.sqlite"
 
 

@@ -24,6 +24,7 @@ from shotgun_events_tools.operate.options import (
 EXAMPLE = """  shotgun-events status --stack studio
   shotgun-events status --stack studio --watch          # refresh every 5 s (Ctrl-C to stop)
   shotgun-events status --stack studio --json | jq '.plugins[] | select(.parked > 0)'
+  shotgun-events status --local shotgun-events.sqlite --plugins plugins   # the local runtime's store
 """
 
 

@@ -9,6 +9,10 @@ from typing import Any
 
 from shotgun_events_tools.operate.deployment import Deployment
 
+# The script user `run` (and so `--local`) reads FPT as, when no --credentials file is given.
+NAME_VARIABLE = "SHOTGUN_SCRIPT_NAME"
+KEY_VARIABLE = "SHOTGUN_SCRIPT_KEY"
+
 
 def add_deployment_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("deployment (one of)")
@@ -45,7 +49,8 @@ def add_credentials_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--credentials",
         metavar="FILE",
-        help='JSON {"script_name", "api_key"} to read FPT with (default: the poller\'s secret)',
+        help='JSON {"script_name", "api_key"} to read FPT with (default: with --stack, the poller\'s '
+        f"secret; with --local, ${NAME_VARIABLE} and ${KEY_VARIABLE}, as `run` reads them)",
     )
 
 

@@ -99,3 +99,18 @@ def test_run_takes_one_plugin_folder_per_plugins_option() -> None:
 
     args = build_parser().parse_args(["run", "--plugins", "a", "--plugins", "b"])
     assert args.plugins == ["a", "b"]
+
+
+@pytest.mark.parametrize("command", ["status", "init", "dlq", "replay", "redrive"])
+def test_help_has_a_local_example_and_plugins_apart_from_the_deployment_choice(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    examples = text.split("example:\n")[1].splitlines()
+    assert any(line.startswith(f"  shotgun-events {command} ") and " --local " in line for line in examples)
+    assert "--plugins" not in text.split("deployment (one of):")[1].split("\n\n")[0]
+    words = " ".join(text.split())
+    if "--credentials" in words:
+        assert "with --local, $SHOTGUN_SCRIPT_NAME and $SHOTGUN_SCRIPT_KEY, as `run` reads them" in words
