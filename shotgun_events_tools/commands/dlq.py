@@ -15,6 +15,7 @@ from typing import Any
 from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.options import (
     add_deployment_arguments,
+    bounded_number,
     command_parser,
     open_deployment,
     positive_id,
@@ -22,6 +23,7 @@ from shotgun_events_tools.operate.options import (
 
 EXAMPLE = """  shotgun-events dlq create_shot_directories --stack studio --show
   shotgun-events dlq create_shot_directories --stack studio --event 123456   # its body and last error
+  shotgun-events dlq create_shot_directories --local shotgun-events.sqlite --show
 """
 
 
@@ -33,6 +35,7 @@ def _when(epoch: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     deployment = open_deployment(args)
@@ -43,9 +46,18 @@ def run(args: argparse.Namespace) -> int:
     if args.event is not None:
         chosen = [p for p in parked if p.event_id == args.event]
         if not chosen:
+            if len(parked) < total:  # SQS FIFO hands out an entity's later messages only after its first
+                raise CommandError(
+                    f"event {args.event} is not among the {len(parked)} of plugin {args.plugin}'s {total} "
+                    "parked events that could be listed now"
+                )
+            if total == 0:
+                raise CommandError(
+                    f"plugin {args.plugin} has no parked events (event {args.event} is not one)"
+                )
             raise CommandError(
-                f"event {args.event} is not among the {len(parked)} parked events of plugin {args.plugin} "
-                f"listed (of {total})"
+                f"plugin {args.plugin} has not parked event {args.event} ({total} parked: "
+                f"`shotgun-events dlq {args.plugin} --show` lists them)"
             )
         error = deployment.last_error(args.plugin, args.event)
         if args.json:
@@ -62,14 +74,14 @@ def run(args: argparse.Namespace) -> int:
         console.print(
             f"[bold]event {event.event_id}[/] ({event.event_type}, {event.entity}) parked by {args.plugin}"
         )
-        console.print(f"first failure {_when(event.first_failure)}, received {event.receive_count} times")
+        console.print(f"first delivery {_when(event.first_delivery)}, received {event.receive_count} times")
         if event.replay:
             console.print(f"sent by replay {event.replay}")
         console.print_json(event.body) if event.body.startswith("{") else console.print(event.body)
         if error is None:
             console.print("no error line about it in the plugin's logs (they may have expired)")
         else:
-            console.print(f"[bold]last error[/] {_when(error.time)}: {error.message}", markup=False)
+            console.print(f"[bold]last error[/] {_when(error.time)}: {escape(error.message)}")
             exception = error.details.get("exception")
             if exception:
                 console.print(str(exception), markup=False, highlight=False)
@@ -85,14 +97,14 @@ def run(args: argparse.Namespace) -> int:
         title=f"{args.plugin}: {total} parked events"
         + (f" ({len(parked)} listed)" if len(parked) < total else "")
     )
-    for column in ("event", "type", "entity", "first failure", "receives", "replay"):
+    for column in ("event", "type", "entity", "first delivery", "receives", "replay"):
         table.add_column(column)
     for p in parked:
         table.add_row(
             str(p.event_id or "?"),
             p.event_type or "-",
             p.entity or "-",
-            _when(p.first_failure),
+            _when(p.first_delivery),
             str(p.receive_count or "-"),
             p.replay or "",
         )
@@ -105,7 +117,7 @@ def _row(p: Any) -> dict[str, Any]:
         "event_id": p.event_id,
         "event_type": p.event_type,
         "entity": p.entity,
-        "first_failure": _when(p.first_failure),
+        "first_delivery": _when(p.first_delivery),
         "receive_count": p.receive_count,
         "replay": p.replay,
         "message_id": p.message_id,
@@ -118,7 +130,7 @@ def add_to(commands: Any) -> None:
     parser.add_argument("--show", action="store_true", help="list the parked events (the default)")
     parser.add_argument("--event", type=positive_id, metavar="ID", help="one event's body and last error")
     parser.add_argument(
-        "--limit", type=positive_id, default=100, metavar="N", help="list at most N (default 100)"
+        "--limit", type=bounded_number(int, 1), default=100, metavar="N", help="list at most N (default 100)"
     )
     parser.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_deployment_arguments(parser)

@@ -24,6 +24,7 @@ from shotgun_events_tools.operate.options import (
 INIT_EXAMPLE = """  shotgun-events init --stack studio --from-id 123456    # the poller publishes 123456 next
   shotgun-events init --stack studio --latest            # skip to the newest event
   shotgun-events init --stack studio --from-id 120000 --force   # rewind an existing state
+  shotgun-events init --local shotgun-events.sqlite --from-id 120000 --force   # `run` stopped first
 """
 IMPORT_EXAMPLE = """  # the daemon's state file (its `eventIdFile`), after stopping the daemon:
   shotgun-events import-daemon-state --stack studio shotgunEventDaemon.id
@@ -36,16 +37,21 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
     from shotgun_events.poller import initialise
     from shotgun_events.poller.cursor import PollState
     from shotgun_events.poller.state_store import StateConflict
-    from shotgun_events_tools.operate.audit import audit
+    from shotgun_events_tools.operate.audit import audited
 
     deployment = args.deployment
+    deployment.check_changeable()
     site = deployment.site(args.credentials)
     newest = site.newest_id()
     state = PollState(cursor=newest) if state is None else state
     if state.cursor > newest:
         first = state.cursor + 1
         raise CommandError(f"event {first} is beyond the newest event ({newest}) on {site.url}")
-    with deployment.state_store() as store:
+    details = {"cursor": state.cursor, "backlog": len(state.backlog), "replaced_cursor": None, "count": 0}
+    with (
+        audited(deployment.who(), deployment.label, args.command, **details) as record,
+        deployment.state_store() as store,
+    ):
         existing = store.load()
         if existing is not None and not args.force:
             raise CommandError(
@@ -57,15 +63,7 @@ def _start(args: argparse.Namespace, state: Any | None) -> int:
             raise CommandError(
                 "the poller wrote its state meanwhile: run again (with --force to replace it)"
             ) from None
-    audit(
-        deployment.who(),
-        deployment.label,
-        args.command,
-        cursor=state.cursor,
-        backlog=len(state.backlog),
-        replaced_cursor=existing.state.cursor if existing else None,
-        count=1,
-    )
+        record.update(replaced_cursor=existing.state.cursor if existing else None, count=1)
     print(f"poller for {site.url} starts after event {state.cursor} (backlog {len(state.backlog)} ids)")
     return 0
 

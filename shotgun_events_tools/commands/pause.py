@@ -19,13 +19,14 @@ RESUME_EXAMPLE = """  shotgun-events resume create_shot_directories --stack stud
 
 
 def run(args: argparse.Namespace) -> int:
-    from shotgun_events_tools.operate.audit import audit
+    from shotgun_events_tools.operate.audit import audited
 
     paused = args.command == "pause"
     deployment = open_deployment(args)
     deployment.require_plugin(args.plugin)
-    changed = deployment.set_paused(args.plugin, paused)
-    audit(deployment.who(), deployment.label, args.command, plugin=args.plugin, count=int(changed))
+    with audited(deployment.who(), deployment.label, args.command, plugin=args.plugin, count=0) as record:
+        changed = deployment.set_paused(args.plugin, paused)
+        record["count"] = int(changed)
     state = "paused" if paused else "resumed"
     if changed:
         print(f"plugin {args.plugin} {state}" + (": its events wait in its queue" if paused else ""))

@@ -14,40 +14,30 @@ from shotgun_events_tools.operate.options import add_deployment_arguments, comma
 EXAMPLE = """  shotgun-events dlq create_shot_directories --stack studio --show   # what is parked, and why
   # fix the plugin, deploy it, then:
   shotgun-events redrive create_shot_directories --stack studio
+  shotgun-events redrive create_shot_directories --local shotgun-events.sqlite   # `run` stopped first
 """
 
 
 def run(args: argparse.Namespace) -> int:
-    from shotgun_events_tools.operate.audit import audit
+    from shotgun_events_tools.operate.audit import audited
     from shotgun_events_tools.operate.progress import progress_bar
 
     deployment = open_deployment(args)
     deployment.require_plugin(args.plugin)
-    moved, method, outcome = 0, args.method, "interrupted"
-    try:
-        with progress_bar(f"redrive {args.plugin}") as update:
+    # The audit line says what was moved by then, even when it stopped part-way (a rerun moves the rest).
+    with (
+        audited(
+            deployment.who(), deployment.label, "redrive", plugin=args.plugin, method=args.method, count=0
+        ) as record,
+        progress_bar(f"redrive {args.plugin}") as update,
+    ):
 
-            def progress(count: int, total: int | None) -> None:
-                nonlocal moved
-                moved = count
-                update(count, total)
+        def progress(count: int, total: int | None) -> None:
+            record["count"] = count
+            update(count, total)
 
-            result = deployment.redrive(args.plugin, progress, args.method)
-        method, outcome = result.method, "done"
-    except Exception:
-        outcome = "failed"
-        raise
-    finally:
-        # What was moved by then, even when it stopped part-way (a rerun moves the rest).
-        audit(
-            deployment.who(),
-            deployment.label,
-            "redrive",
-            plugin=args.plugin,
-            method=method,
-            count=moved,
-            outcome=outcome,
-        )
+        result = deployment.redrive(args.plugin, progress, args.method)
+        record["method"] = result.method
     how = "SQS move task" if result.method == "move-task" else "copied back"
     print(f"plugin {args.plugin}: {result.moved} parked events moved back to its queue ({how})")
     return 0

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shotgun_events_tools.cli import CommandError
 from shotgun_events_tools.operate.options import (
     add_credentials_argument,
     add_deployment_arguments,
+    bounded_number,
     command_parser,
     open_deployment,
+    plugin_folders,
     positive_id,
 )
 from shotgun_events_tools.operate.replay import DEFAULT_MAX_EVENTS
@@ -21,6 +23,7 @@ from shotgun_events_tools.operate.replay import DEFAULT_MAX_EVENTS
 EXAMPLE = """  shotgun-events replay init_entity --stack studio --from-id 120000 --to-id 120500
   shotgun-events replay init_entity --stack studio --since 2026-11-30T10:00 --until 2026-11-30T12:00
   shotgun-events replay init_entity --stack studio --from-id 120000 --yes   # to the newest, no prompt
+  shotgun-events replay init_entity --local shotgun-events.sqlite --plugins plugins --from-id 120000
 """
 
 
@@ -31,6 +34,11 @@ def _time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time like 2026-11-30T10:00 (UTC unless it says)"
         ) from None
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time as the site reads it: UTC unless it says."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _confirm(question: str) -> None:
@@ -58,12 +66,18 @@ def run(args: argparse.Namespace) -> int:
     check_ids(args.from_id, args.to_id)
     if args.until is not None and args.since is None:
         raise CommandError("--until goes with --since")
+    if args.until is not None and _utc(args.until) <= _utc(args.since):
+        raise CommandError(
+            f"--until {args.until.isoformat()} is not after --since {args.since.isoformat()}: "
+            "the range is reversed"
+        )
     if args.to_id is not None and args.from_id is None:
         raise CommandError("--to-id goes with --from-id")
     replay_id = check_replay_id(args.replay_id) if args.replay_id else new_replay_id()
-    plugin = load_matching_plugin(args.plugin, args.plugins)
+    plugin = load_matching_plugin(args.plugin, plugin_folders(args))
     deployment = open_deployment(args)
     deployment.require_plugin(args.plugin)
+    deployment.check_changeable()
     site = deployment.site(args.credentials)
     ids = resolve_range(site, from_id=args.from_id, to_id=args.to_id, since=args.since, until=args.until)
     if ids.span > args.max_events and not args.yes:
@@ -115,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             count=sent,
             outcome=outcome,
         )
-        if outcome != "done":
+        if outcome != "done" and sent:  # with nothing sent, a new replay is as good
             print(
                 f"replay {replay_id} stopped after sending {sent} events: run it again with "
                 f"--replay-id {replay_id} to finish it without running those twice",
@@ -148,7 +162,7 @@ def add_to(commands: Any) -> None:
     parser.add_argument("--yes", action="store_true", help="no confirmation, and no --max-events limit")
     parser.add_argument(
         "--max-events",
-        type=positive_id,
+        type=bounded_number(int, 1),
         default=DEFAULT_MAX_EVENTS,
         metavar="N",
         help=f"refuse a range of more than N ids without --yes (default {DEFAULT_MAX_EVENTS})",

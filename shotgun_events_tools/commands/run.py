@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import sys
@@ -22,9 +21,13 @@ from typing import Any
 from shotgun_events.config import site_url
 from shotgun_events.fpt import ScriptCredentials
 from shotgun_events_tools.cli import CommandError
+from shotgun_events_tools.operate.options import (
+    KEY_VARIABLE,
+    NAME_VARIABLE,
+    add_plugins_argument,
+    bounded_number,
+)
 
-NAME_VARIABLE = "SHOTGUN_SCRIPT_NAME"
-KEY_VARIABLE = "SHOTGUN_SCRIPT_KEY"
 DEFAULT_STORE = "shotgun-events.sqlite"
 
 
@@ -52,22 +55,6 @@ def read_credentials(path: str | None, environ: dict[str, str] | None = None) ->
             '(JSON {"script_name": ..., "api_key": ...})'
         )
     return ScriptCredentials(name, key)
-
-
-def _number(kind: type[int] | type[float], minimum: float = 0.0, maximum: float = math.inf) -> Any:
-    """An argparse type: a finite number from `minimum` to `maximum`."""
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or not minimum <= value <= maximum:
-            limits = f"at least {minimum:g}" if maximum == math.inf else f"from {minimum:g} to {maximum:g}"
-            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number {limits}")
-        return value
-
-    return parse
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,9 +133,7 @@ def add_to(commands: Any) -> None:
         description="Run the plugins on this machine against an FPT site, without AWS: the daemon's drop-in.",
     )
     run_parser.add_argument("--site", metavar="URL", help="the FPT site URL (default: $SHOTGUN_URL)")
-    run_parser.add_argument(
-        "--plugins", nargs="+", required=True, metavar="DIR", help="plugin folders, in order"
-    )
+    add_plugins_argument(run_parser)
     run_parser.add_argument(
         "--credentials",
         metavar="FILE",
@@ -160,7 +145,7 @@ def add_to(commands: Any) -> None:
     )
     start = run_parser.add_mutually_exclusive_group()
     start.add_argument(
-        "--from-id", type=_number(int, 1), metavar="ID", help="first start: the first event id to run"
+        "--from-id", type=bounded_number(int, 1), metavar="ID", help="first start: the first event id to run"
     )
     start.add_argument(
         "--daemon-state", metavar="FILE", help="first start: continue from a shotgunEvents id file"
@@ -170,56 +155,56 @@ def add_to(commands: Any) -> None:
     )
     run_parser.add_argument(
         "--concurrency",
-        type=_number(int, 1),
+        type=bounded_number(int, 1),
         metavar="N",
         default=4,
         help="entities each plugin runs at once (default 4)",
     )
     run_parser.add_argument(
         "--max-attempts",
-        type=_number(int, 1),
+        type=bounded_number(int, 1),
         metavar="N",
         default=8,
         help="attempts before a dead letter (default 8)",
     )
     run_parser.add_argument(
         "--retry-delay",
-        type=_number(float),
+        type=bounded_number(float),
         metavar="SECONDS",
         default=10.0,
         help="first retry after (s, doubling; default 10)",
     )
     run_parser.add_argument(
         "--max-retry-delay",
-        type=_number(float),
+        type=bounded_number(float),
         metavar="SECONDS",
         default=600.0,
         help="longest retry delay (s, default 600)",
     )
     run_parser.add_argument(
         "--poll-interval",
-        type=_number(float),
+        type=bounded_number(float),
         metavar="SECONDS",
         default=2.0,
         help="wait after a short page (s, default 2)",
     )
     run_parser.add_argument(
         "--backlog-timeout",
-        type=_number(float),
+        type=bounded_number(float),
         metavar="SECONDS",
         default=300.0,
         help="how long a missing event id is waited for (s, default 300)",
     )
     run_parser.add_argument(
         "--page-size",
-        type=_number(int, 1, 500),
+        type=bounded_number(int, 1, 500),
         default=500,
         metavar="N",
         help="events per read (max 500)",
     )
     run_parser.add_argument(
         "--fpt-timeout",
-        type=_number(float, 1),
+        type=bounded_number(float, 1),
         metavar="SECONDS",
         default=30.0,
         help="FPT client timeout (s, default 30)",
@@ -229,14 +214,14 @@ def add_to(commands: Any) -> None:
     )
     run_parser.add_argument(
         "--reload-interval",
-        type=_number(float),
+        type=bounded_number(float),
         metavar="SECONDS",
         default=2.0,
         help="look for changed plugins every (s, default 2)",
     )
     run_parser.add_argument(
         "--status-interval",
-        type=_number(float),
+        type=bounded_number(float),
         metavar="SECONDS",
         default=60.0,
         help="a status line per plugin every (s, default 60)",

@@ -24,6 +24,7 @@ from shotgun_events_tools.operate.options import (
 EXAMPLE = """  shotgun-events status --stack studio
   shotgun-events status --stack studio --watch          # refresh every 5 s (Ctrl-C to stop)
   shotgun-events status --stack studio --json | jq '.plugins[] | select(.parked > 0)'
+  shotgun-events status --local shotgun-events.sqlite --plugins plugins   # the local runtime's store
 """
 
 
@@ -84,6 +85,10 @@ def gather(deployment: Any, credentials: str | None) -> dict[str, Any]:
             "parked": p.parked,
             "oldest_parked_age_seconds": p.oldest_parked_age,
             "failures_last_hour": p.recent_failures,
+            "retrying": p.retrying,
+            "retry_attempts": p.retry_attempts,
+            "parked_last_hour": p.parked_last_hour,
+            "load_error": p.load_error,
         }
         for p in deployment.plugin_statuses()
     ]
@@ -155,26 +160,54 @@ def render(document: dict[str, Any]) -> Any:
             alarms.add_row(alarm["name"], alarm["next_step"])
         parts.append(alarms)
     plugins = Table(title="plugins")
-    for column in ("plugin", "state", "queued", "in flight", "DLQ", "oldest in DLQ", "failures 1h"):
+    for column in ("plugin", "state", "queued", "in flight", "DLQ", "oldest in DLQ", "failures"):
         plugins.add_column(column, justify="left" if column in {"plugin", "state"} else "right")
+    unloaded = []
     for p in document["plugins"]:
+        if p["load_error"]:
+            unloaded.append(f"{p['name']}: {p['load_error']}")
         plugins.add_row(
             p["name"],
-            Text("paused", style="yellow") if p["paused"] else p["state"].lower(),
+            _state(p),
             str(p["queued"]),
             str(p["in_flight"]),
             Text(str(p["parked"]), style="red" if p["parked"] else ""),
             _duration(p["oldest_parked_age_seconds"]),
-            "-" if p["failures_last_hour"] is None else str(p["failures_last_hour"]),
+            _failures(p),
         )
     parts.append(plugins)
+    parts.extend(Text(f"does not load, disabled: {line}", style="red") for line in unloaded)
     return Group(*parts)
+
+
+def _state(plugin: dict[str, Any]) -> Any:
+    from rich.text import Text
+
+    if plugin["paused"]:
+        return Text("paused", style="yellow")
+    if plugin["load_error"]:
+        return Text("disabled: does not load", style="red")
+    return str(plugin["state"]).lower()
+
+
+def _failures(plugin: dict[str, Any]) -> str:
+    """Records failed in the last hour (a stack); on the local store, what it records instead."""
+    if plugin["retrying"] is not None:
+        retrying = f"{plugin['retrying']} retrying"
+        if plugin["retrying"]:
+            retrying += f" (up to {plugin['retry_attempts']} attempts)"
+        return f"{retrying}, {plugin['parked_last_hour']} parked in 1h"
+    return "-" if plugin["failures_last_hour"] is None else f"{plugin['failures_last_hour']} in 1h"
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
 
+    if args.credentials:  # a bad file is a bad argument, not the site being unavailable
+        from shotgun_events_tools.commands.run import read_credentials
+
+        read_credentials(args.credentials)
     deployment = open_deployment(args)
     console = Console()
     if not console.is_terminal:  # piped or logged: no terminal width to fit, keep lines whole

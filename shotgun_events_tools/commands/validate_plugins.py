@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from shotgun_events_tools.operate.validate import validate_directory
 
     directory = Path(args.directory)
+    if not directory.exists():
+        raise CommandError(f"{directory} does not exist")
     if not directory.is_dir():
         raise CommandError(f"{directory} is not a directory of plugins")
     deployment = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,3 +40,19 @@ def audit(who: str, target: str, command: str, **details: Any) -> None:
                 log.write(line + "\n")
         except OSError as exc:  # the change is made: say the trail file missed it, do not hide the change
             print(f"shotgun-events: audit log {path} not written: {exc.strerror}", file=sys.stderr)
+
+
+@contextmanager
+def audited(who: str, target: str, command: str, **details: Any) -> Iterator[dict[str, Any]]:
+    """One audit line when the block ends, with its `outcome` (done, failed, or interrupted by
+    Ctrl-C) and the details, which the block may update with what it did."""
+    record = dict(details)
+    outcome = "interrupted"
+    try:
+        yield record
+        outcome = "done"
+    except Exception:
+        outcome = "failed"
+        raise
+    finally:
+        audit(who, target, command, **record, outcome=outcome)

@@ -41,6 +41,12 @@ class PluginStatus:
     state: str  # as the service says it: Enabled, Disabled, Enabling, Disabling, ...
     oldest_parked_age: float | None = None  # seconds, if known
     recent_failures: int | None = None  # records failed in the last hour, if known
+    # What the local store knows instead: events waiting for a retry after a failed attempt, the
+    # most attempts one of them has had, and events parked in the last hour.
+    retrying: int | None = None
+    retry_attempts: int | None = None
+    parked_last_hour: int | None = None
+    load_error: str | None = None  # why the plugin's file does not load (it is disabled), if checked
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class ParkedEvent:
     event_id: int | None
     event_type: str | None
     entity: str | None  # "Shot:1234"
-    first_failure: float | None  # the first delivery attempt (epoch s)
+    first_delivery: float | None  # the first delivery attempt (epoch s)
     receive_count: int | None
     replay: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -63,7 +69,7 @@ class ParkedEvent:
         message_id: str,
         body: str,
         attributes: Mapping[str, str],
-        first_failure: float | None,
+        first_delivery: float | None,
         receive_count: int | None,
     ) -> ParkedEvent:
         """What the message's body (or, for a reference, its attributes) says about the event."""
@@ -85,7 +91,7 @@ class ParkedEvent:
             event_id,
             event_type,
             entity,
-            first_failure,
+            first_delivery,
             receive_count,
             attributes.get(REPLAY_ATTRIBUTE),
             dict(attributes),
@@ -120,6 +126,11 @@ class Deployment(Protocol):
 
     def state_store(self) -> AbstractContextManager[StateStore]:
         """The poller's state, for as long as the `with` block (the local store is locked meanwhile)."""
+        ...
+
+    def check_changeable(self) -> None:
+        """Raise a one-line error when no change can be made now (the local store held by a `run`),
+        so a command says so before it reads FPT or prints what it is about to do."""
         ...
 
     def poller_status(self) -> PollerStatus: ...

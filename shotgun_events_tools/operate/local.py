@@ -40,7 +40,10 @@ _MOVED_COLUMNS = "plugin, event_id, group_id, message_id, body, attributes, enqu
 def store_site(path: Path) -> str:
     """The site a store belongs to (its `meta`), read without knowing it first."""
     if not path.is_file():
-        raise CommandError(f"no local store at {path} (`shotgun-events run --store` names it)")
+        raise CommandError(
+            f"no local store at {path} (`shotgun-events run --store {path} --from-id N` creates one "
+            "that starts at event N)"
+        )
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -116,6 +119,10 @@ class LocalDeployment:
     def state_store(self) -> AbstractContextManager[StateStore]:
         return self._writer()
 
+    def check_changeable(self) -> None:
+        with self._writer():  # the lock taken and let go: a `run` holding it is named now
+            pass
+
     def poller_status(self) -> PollerStatus:
         loaded = self._reader.load()
         if loaded is None:
@@ -139,10 +146,14 @@ class LocalDeployment:
         for delivery in self._reader.in_flight():
             in_flight[delivery.plugin] = in_flight.get(delivery.plugin, 0) + 1
         paused = self._reader.paused_plugins()
+        load_errors = self._load_errors()
         now = time.time()
         statuses = []
         for name in self.plugins():
             dead = self._reader.dead_letters(name)
+            # Failed at least once and waiting for the next attempt (not the one under way now).
+            retrying = [d for d in self._reader.pending(name) if d.last_error is not None]
+            error = load_errors.get(name)
             statuses.append(
                 PluginStatus(
                     name=name,
@@ -150,12 +161,24 @@ class LocalDeployment:
                     in_flight=in_flight.get(name, 0),
                     parked=len(dead),
                     paused=name in paused,
-                    state="Disabled" if name in paused else "Enabled",
+                    state="Disabled" if name in paused or error else "Enabled",
                     oldest_parked_age=now - min(d.dead_at for d in dead) if dead else None,
-                    recent_failures=sum(1 for d in dead if d.dead_at > now - 3600),
+                    retrying=len(retrying),
+                    retry_attempts=max((d.attempts for d in retrying), default=0),
+                    parked_last_hour=sum(1 for d in dead if d.dead_at > now - 3600),
+                    load_error=error,
                 )
             )
         return statuses
+
+    def _load_errors(self) -> dict[str, str]:
+        """Why each plugin of the folders that does not load is disabled, loaded as `run` loads it."""
+        from shotgun_events.plugins import RecordedMetrics, load_plugins
+        from shotgun_events_tools.operate.replay import quiet_logs
+
+        with quiet_logs():
+            loaded = load_plugins(self._plugin_dirs, RecordedMetrics())
+        return {p.name: p.error for p in loaded if p.error is not None}
 
     def firing_alarms(self) -> list[str]:
         return []  # the local runtime has no alarms: status shows the parked events instead
@@ -166,9 +189,15 @@ class LocalDeployment:
 
     def parked(self, name: str, limit: int) -> tuple[list[ParkedEvent], int]:
         dead = self._reader.dead_letters(name)
-        rows = self._reader.query("SELECT event_id, attributes FROM dead_letters WHERE plugin = ?", (name,))
-        attributes = {int(r["event_id"]): json.loads(r["attributes"]) for r in rows}
-        return [_parked(d, attributes.get(d.event_id, {})) for d in dead[:limit]], len(dead)
+        rows = self._reader.query(
+            "SELECT event_id, attributes, enqueued_at FROM dead_letters WHERE plugin = ?", (name,)
+        )
+        by_id = {int(r["event_id"]): r for r in rows}
+        listed = [
+            _parked(d, json.loads(by_id[d.event_id]["attributes"]), by_id[d.event_id]["enqueued_at"])
+            for d in dead[:limit]
+        ]
+        return listed, len(dead)
 
     def last_error(self, name: str, event_id: int) -> LoggedError | None:
         for dead in self._reader.dead_letters(name):
@@ -210,12 +239,13 @@ class LocalDeployment:
         return added
 
 
-def _parked(dead: DeadLetter, attributes: Mapping[str, str]) -> ParkedEvent:
-    # The store keeps when an event was parked and why (`--event`), not when it first failed.
+def _parked(dead: DeadLetter, attributes: Mapping[str, str], enqueued_at: float) -> ParkedEvent:
+    # The store records when the event was queued for the plugin, not when its first attempt started:
+    # the queued time stands for its first delivery (later only behind its entity's events or a pause).
     return ParkedEvent.of(
         f"{dead.plugin}:{dead.event_id}",
         dead.body,
         attributes,
-        first_failure=None,
+        first_delivery=enqueued_at,
         receive_count=dead.attempts,
     )

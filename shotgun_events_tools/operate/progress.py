@@ -12,13 +12,15 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
+    if not console.is_terminal:  # piped or logged: no bar (rich would still end it with an empty line)
+        yield lambda done, total: None
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        transient=not console.is_terminal,
     ) as bar:
         task = bar.add_task(description, total=None)
 

@@ -116,6 +116,9 @@ class StackDeployment:
     def state_store(self) -> AbstractContextManager[StateStore]:
         return nullcontext(self._state_store())
 
+    def check_changeable(self) -> None:
+        return None  # nothing holds a stack: a change that cannot be made fails as it is made
+
     def poller_status(self) -> PollerStatus:
         site = self.site_url()
         loaded = self._state_store().load()
@@ -413,7 +416,7 @@ def _parked(message: Mapping[str, Any]) -> ParkedEvent:
         message["MessageId"],
         message["Body"],
         strings,
-        first_failure=int(first) / 1000 if first else None,
+        first_delivery=int(first) / 1000 if first else None,
         receive_count=int(count) if count else None,
     )
 

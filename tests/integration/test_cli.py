@@ -92,3 +92,25 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(StackDeployment, "__init__", broken)
     with pytest.raises(ZeroDivisionError):
         main(["status", "--stack", "studio"])
+
+
+def test_run_takes_one_plugin_folder_per_plugins_option() -> None:
+    from shotgun_events_tools.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--plugins", "a", "--plugins", "b"])
+    assert args.plugins == ["a", "b"]
+
+
+@pytest.mark.parametrize("command", ["status", "init", "dlq", "replay", "redrive"])
+def test_help_has_a_local_example_and_plugins_apart_from_the_deployment_choice(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    examples = text.split("example:\n")[1].splitlines()
+    assert any(line.startswith(f"  shotgun-events {command} ") and " --local " in line for line in examples)
+    assert "--plugins" not in text.split("deployment (one of):")[1].split("\n\n")[0]
+    words = " ".join(text.split())
+    if "--credentials" in words:
+        assert "with --local, $SHOTGUN_SCRIPT_NAME and $SHOTGUN_SCRIPT_KEY, as `run` reads them" in words

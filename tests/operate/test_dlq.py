@@ -31,7 +31,7 @@ def test_show_lists_parked_events_and_leaves_them_visible(studio: Studio) -> Non
         assert row["event_type"] == "Shotgun_Shot_New"
         assert row["entity"] == f"Shot:{site[row['event_id']]['entity']['id']}"
         assert row["receive_count"] >= 2  # the two failed deliveries (listing counts as one more)
-        assert row["first_failure"].endswith("Z") and row["replay"] is None
+        assert row["first_delivery"].endswith("Z") and row["replay"] is None
     assert result.audit() == []  # a read: no audit line
     dlq = studio.plugin(PLUGIN).dead_letter_queue_url
     visible = boto3.client("sqs").get_queue_attributes(
@@ -80,4 +80,6 @@ def test_event_shows_its_body_and_the_last_error_the_plugin_logged(
 def test_an_event_not_parked_is_one_line(studio: Studio) -> None:
     result = studio.cli("dlq", PLUGIN, "--event", "12345")
     assert result.code == 2
-    assert "event 12345 is not among the 0 parked events" in result.err
+    assert (
+        result.err == f"shotgun-events dlq: plugin {PLUGIN} has no parked events (event 12345 is not one)\n"
+    )

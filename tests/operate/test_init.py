@@ -3,6 +3,7 @@ inputs that must change nothing and end in one line."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def test_from_id_sets_the_cursor_and_an_existing_state_needs_force(studio: Studi
     refused = studio.cli("init", "--from-id", str(newest))
     assert refused.code == 2
     assert "already has a state (cursor" in refused.err and "--force" in refused.err
-    assert refused.audit() == []
+    (audit,) = refused.audit()  # it got as far as the state: audited, as a failed redrive is
+    assert (audit["outcome"], audit["count"]) == ("failed", 0)
     assert stored_cursor(studio) == start - 1
 
     forced = studio.cli("init", "--from-id", str(newest), "--force")
@@ -96,7 +98,8 @@ def test_a_missing_state_table_is_one_line(studio: Studio) -> None:
     try:
         result = studio.cli("init", "--from-id", "1")
         assert result.code == 2
-        (line,) = result.err.strip().splitlines()
+        audit, line = result.err.strip().splitlines()  # the audit line of the failed change, then why
+        assert json.loads(audit)["outcome"] == "failed"
         assert "GetItem" in line and "does not exist" in line and table in line
     finally:
         dynamodb.create_table(

@@ -5,6 +5,7 @@ pause and resume, which that run honours (checked against a real `run`)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,11 @@ def test_changes_wait_for_a_running_run(
         assert len(store.dead_letters("create_shot_directories")) == 2
 
 
+def read_pending(store: Path, site: str, plugin: str) -> list[Any]:
+    with read_store(store, site) as view:
+        return view.pending(plugin)
+
+
 def plugin_status(capsys: pytest.CaptureFixture[str], store: Path, *args: str) -> dict[str, dict[str, Any]]:
     """`status --local STORE --json`'s plugins, by name."""
     result = cli(capsys, "status", "--local", str(store), *args, "--json")
@@ -220,6 +226,8 @@ def test_a_paused_plugin_of_a_running_run_waits_and_resumed_gets_every_event_onc
 
     # THEN notes_a runs them all, notes_b none: they wait in the store, in order
     wait_until(lambda: sorted(i for _, i in notes_by(site, "notes_a")) == before + during, "notes_a ran them")
+    # Its last note is written just before the store settles that event: wait for the store too.
+    wait_until(lambda: not read_pending(store, site.url, "notes_a"), "notes_a's deliveries settled")
     assert sorted(i for _, i in notes_by(site, "notes_b")) == before
     with read_store(store, site.url) as view:
         assert [d.event_id for d in view.pending("notes_b")] == during
@@ -257,5 +265,117 @@ def test_no_store_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert result.code == 2
     missing = tmp_path / "none.sqlite"
     assert result.err.strip() == (
-        f"shotgun-events status: no local store at {missing} (`shotgun-events run --store` names it)"
+        f"shotgun-events status: no local store at {missing} (`shotgun-events run --store {missing} "
+        "--from-id N` creates one that starts at event N)"
     )
+
+
+def test_plugins_takes_one_folder_each_time_and_leaves_the_plugin_argument_alone(
+    store_path: Path, site: FptEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    more = tmp_path / "more_plugins"
+    note_plugin(more, "notes_a")
+    folders = ["--plugins", "plugins", "--plugins", str(more)]
+    paused = cli(capsys, "pause", "--local", str(store_path), *folders, "init_entity")
+    assert paused.code == 0, paused.err
+    status = plugin_status(capsys, store_path, *folders)
+    assert status["init_entity"]["paused"] is True and {"logArgs", "notes_a"} <= set(status)
+    missing = cli(capsys, "import-daemon-state", "--local", str(store_path), *folders, str(tmp_path / "x.id"))
+    assert missing.code == 2 and "cannot read daemon state file" in missing.err
+
+
+def test_dlq_shows_when_each_parked_event_was_first_delivered_and_its_error_without_markup(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalStore(store_path, site.url, readonly=True) as store:
+        queued = {r["event_id"]: r["enqueued_at"] for r in store.query("SELECT * FROM dead_letters")}
+    listed = cli(capsys, "dlq", "create_shot_directories", "--local", str(store_path), "--json")
+    for row in json.loads(listed.out)["listed"]:
+        expected = datetime.fromtimestamp(queued[row["event_id"]], UTC).replace(microsecond=0)
+        assert row["first_delivery"] == expected.isoformat().replace("+00:00", "Z")
+    event = min(queued)
+    shown = cli(capsys, "dlq", "create_shot_directories", "--local", str(store_path), "--event", str(event))
+    assert shown.code == 0, shown.err
+    assert f"first delivery {expected.year}" in shown.out and "[bold]" not in shown.out
+    assert f"last error {expected.year}" in shown.out and "SHOT_DIRECTORIES_ROOT is not set" in shown.out
+
+
+def test_status_shows_what_the_store_records_of_failures_and_the_plugins_that_do_not_load(
+    store_path: Path, site: FptEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN one of init_entity's events failed once and waits for its retry, and a plugin that does not import
+    with LocalStore(store_path, site.url) as store:
+        (taken, *_) = store.take_ready("init_entity", 1)
+        store.retry_later(taken, taken.enqueued_at + 60, "RuntimeError: FPT said no")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "syntax_error.py").write_text("def registerCallbacks(reg)\n", encoding="utf-8")
+    folders = ["--plugins", "plugins", "--plugins", str(broken)]
+
+    plugins = plugin_status(capsys, store_path, *folders)
+    init, parking = plugins["init_entity"], plugins["create_shot_directories"]
+    assert (init["retrying"], init["retry_attempts"], init["parked_last_hour"]) == (1, 1, 0)
+    assert (parking["retrying"], parking["parked_last_hour"]) == (0, 2)
+    assert init["failures_last_hour"] is None  # the store does not record failed attempts by time
+    assert plugins["syntax_error"]["state"] == "Disabled" and plugins["init_entity"]["state"] == "Enabled"
+    assert "SyntaxError" in plugins["syntax_error"]["load_error"]
+
+    table = cli(capsys, "status", "--local", str(store_path), *folders)
+    row = next(line for line in table.out.splitlines() if "syntax_error" in line)
+    assert "disabled: does not load" in row
+    assert "1 retrying (up to 1 attempts), 0 parked in 1h" in table.out
+
+
+def test_every_change_writes_one_audit_line_with_its_outcome_and_nothing_else_on_stderr(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = ["--local", str(store_path)]
+    newest = str(site.site.last_event_id)
+    runs = {
+        "pause": cli(capsys, "pause", "init_entity", *local),
+        "resume": cli(capsys, "resume", "init_entity", *local),
+        "init": cli(capsys, "init", *local, "--from-id", "5", "--force"),
+        "redrive": cli(capsys, "redrive", "create_shot_directories", *local),
+        "replay": cli(capsys, "replay", "init_entity", *local, "--from-id", newest, "--yes"),
+    }
+    for command, result in runs.items():
+        assert result.code == 0, result.err
+        (line,) = result.err.splitlines()  # the audit line, no empty line before it
+        assert (json.loads(line)["command"], json.loads(line)["outcome"]) == (command, "done")
+
+    refused = cli(capsys, "init", *local, "--from-id", "5")  # a state exists: refused, and audited so
+    assert refused.code == 2
+    (audit,) = refused.audit()
+    assert (audit["command"], audit["outcome"], audit["count"]) == ("init", "failed", 0)
+    assert refused.err.splitlines()[-1].startswith("shotgun-events init: the poller already has a state")
+
+
+def test_dlq_event_not_parked_says_so_plainly(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "dlq", "create_shot_directories", "--local", str(store_path), "--event", "999999")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "shotgun-events dlq: plugin create_shot_directories has not parked event 999999 (2 parked: "
+        "`shotgun-events dlq create_shot_directories --show` lists them)"
+    )
+
+
+def test_status_with_an_unreadable_credentials_file_is_a_bad_argument(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "status", "--local", str(store_path), "--credentials", str(tmp_path / "nope.json"))
+    assert (result.code, result.out) == (2, "")
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"shotgun-events status: cannot read credentials file {tmp_path / 'nope.json'}")
+
+
+def test_replay_on_a_store_held_by_run_says_so_first_and_sends_nothing(
+    store_path: Path, site: FptEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LocalStore(store_path, site.url):  # `run` holds the store
+        result = cli(capsys, "replay", "init_entity", "--local", str(store_path), "--from-id", "1", "--yes")
+    assert (result.code, result.out) == (2, "")  # no banner: FPT was not read
+    (line,) = result.err.strip().splitlines()
+    assert "in use by another shotgun-events run" in line and "stop it first" in line
+    assert "--replay-id" not in result.err

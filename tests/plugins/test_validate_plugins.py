@@ -125,7 +125,11 @@ def test_a_site_schema_checks_fields_too(
 
 def test_bad_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate-plugins", str(tmp_path / "nowhere")]) == 2
-    assert "is not a directory of plugins" in capsys.readouterr().err
+    assert f"{tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+    (tmp_path / "a_file.py").write_text("")
+    assert main(["validate-plugins", str(tmp_path / "a_file.py")]) == 2
+    assert "a_file.py is not a directory of plugins" in capsys.readouterr().err
+    (tmp_path / "a_file.py").unlink()
     assert main(["validate-plugins", str(tmp_path)]) == 2
     assert "no plugins in" in capsys.readouterr().err
     write_plugin(tmp_path, "p", "def registerCallbacks(reg):\n    pass\n")

@@ -821,8 +821,42 @@ CLI = [
     ),
     pytest.param(
         ["init", "--from-id", "5", "--local", "{root}/nowhere/s.sqlite"],
-        "no local store at",
+        "s.sqlite --from-id N` creates one that starts at event N)",
         id="cli-init-store-missing",
+    ),
+    pytest.param(
+        ["replay", "init_entity", "--from-id", "1", "--max-events", "0", "--local", STORE],
+        "argument --max-events: '0' must be a finite number at least 1",
+        id="cli-replay-max-events-zero",
+    ),
+    pytest.param(
+        ["dlq", "init_entity", "--limit", "0", "--local", STORE],
+        "argument --limit: '0' must be a finite number at least 1",
+        id="cli-dlq-limit-zero",
+    ),
+    pytest.param(
+        [
+            "replay",
+            "init_entity",
+            "--since",
+            "2026-11-30T10:00",
+            "--until",
+            "2026-11-30T09:00Z",
+            "--local",
+            STORE,
+        ],
+        "is not after --since 2026-11-30T10:00:00: the range is reversed",
+        id="cli-replay-time-range-reversed",
+    ),
+    pytest.param(
+        ["validate-plugins", "{root}/nowhere"],
+        "nowhere does not exist",
+        id="cli-validate-plugins-folder-missing",
+    ),
+    pytest.param(
+        ["status", "--credentials", "{root}/nope.json", "--local", STORE],
+        "cannot read credentials file",
+        id="cli-status-credentials-missing",
     ),
     pytest.param(
         ["import-daemon-state", "{root}/none.id", "--local", STORE],
