@@ -64,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
 
 def add_to(commands: Any) -> None:
     new = commands.add_parser(
-        "new-plugin", help="write a plugin and its test from a template", description=__doc__.split("\n\n")[0]
+        "new-plugin",
+        help="write a plugin and its test from a template",
+        description=__doc__.split("\n\n")[0],
+        epilog="example:\n  shotgun-events new-plugin versionApproved   # the plugin and its test",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     new.add_argument("name", help="the plugin's name (its file name without .py), e.g. versionApproved")
     new.add_argument(

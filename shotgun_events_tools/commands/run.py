@@ -131,6 +131,11 @@ def add_to(commands: Any) -> None:
         "run",
         help="run the plugins on this machine against an FPT site, no AWS (the daemon's drop-in)",
         description="Run the plugins on this machine against an FPT site, without AWS: the daemon's drop-in.",
+        epilog="""examples:
+  shotgun-events run --site https://studio.shotgrid.autodesk.com --plugins plugins
+  shotgun-events run --plugins plugins --daemon-state /var/shotgunEvents/shotgunEventDaemon.id
+  shotgun-events run --plugins plugins --store /tmp/studio.sqlite --from-id 120000 --concurrency 8""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run_parser.add_argument("--site", metavar="URL", help="the FPT site URL (default: $SHOTGUN_URL)")
     add_plugins_argument(run_parser)

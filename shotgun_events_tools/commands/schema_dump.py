@@ -90,6 +90,8 @@ def add_to(commands: Any) -> None:
         "schema-dump",
         help="record a site's schema to files the emulator loads (--schema)",
         description=__doc__.split("\n\n")[0],
+        epilog="example:\n  shotgun-events schema-dump --site https://studio.shotgrid.autodesk.com",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dump.add_argument("--site", required=True, help="the FPT site URL")
     dump.add_argument("--out", default=".", help="directory to write the two files to (default: here)")

@@ -114,3 +114,17 @@ def test_help_has_a_local_example_and_plugins_apart_from_the_deployment_choice(
     words = " ".join(text.split())
     if "--credentials" in words:
         assert "with --local, $SHOTGUN_SCRIPT_NAME and $SHOTGUN_SCRIPT_KEY, as `run` reads them" in words
+
+
+def test_every_command_s_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    from shotgun_events_tools.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if a.choices and "run" in a.choices]
+    missing = []
+    for name in commands.choices:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = capsys.readouterr().out
+        if not any(f"\n  shotgun-events {name}" in part for part in text.split("example")[1:]):
+            missing.append(name)
+    assert missing == []
