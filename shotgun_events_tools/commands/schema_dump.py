@@ -16,8 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-NAME_VARIABLE = "SHOTGUN_SCRIPT_NAME"
-KEY_VARIABLE = "SHOTGUN_SCRIPT_KEY"
+from shotgun_events_tools.operate.options import KEY_VARIABLE, NAME_VARIABLE
 
 
 def credentials(path: str | None) -> tuple[str, str]:
